@@ -1,0 +1,450 @@
+"""Numba kernels: Gaussian log-densities, log-sum-exp and the fused EM pass.
+
+Every kernel cuts the points into blocks of ``BLOCK`` rows. Blocks are handed
+out ``WAVE`` at a time to ``prange``; each block writes its own slot of the
+wave's partial sums, and the slots are added in block order after the wave.
+Threads never share memory, and the result does not depend on the number of
+threads.
+
+Inside a block the data are transposed to (n_features, BLOCK) so that the inner
+loops run over points, contiguous in memory, and vectorise.
+
+Parameters are passed in one form for all covariance types:
+
+* ``prec_tri`` (n_tri, D, D): upper-triangular precision Cholesky factors for
+  'full' (n_tri = K) and 'tied' (n_tri = 1); empty (0, D, D) otherwise.
+* ``prec_diag`` (K, D): per-feature precision Cholesky factors for 'diag' and
+  'spherical' (repeated over features); empty (0, D) otherwise.
+* ``log_norm`` (K,): log weight + log det(precision Cholesky) - D/2 log(2 pi).
+
+Kernels that call each other live in this one module, so the on-disk cache
+sees every change.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+
+BLOCK = 256
+WAVE = 32
+
+FULL = 0
+TIED = 1
+DIAG = 2  # also 'spherical', with its variance repeated over the features
+
+# Ways to obtain responsibilities in ``sufficient_stats``.
+RESP_POSTERIOR = 0  # E-step from the current parameters
+RESP_LABELS = 1  # one-hot from given labels (k-means initialization)
+RESP_RANDOM = 2  # uniform random, normalised per point ('random' initialization)
+
+
+@jit()
+def _load_block(X, start, n, xt):
+    """Copy rows start:start+n of X, transposed, into xt (D, BLOCK) as float64."""
+    for b in range(n):
+        for d in range(X.shape[1]):
+            xt[d, b] = X[start + b, d]
+
+
+@jit()
+def _center(xt, mean, n, diff):
+    for d in range(xt.shape[0]):
+        m = mean[d]
+        for b in range(n):
+            diff[d, b] = xt[d, b] - m
+
+
+@jit()
+def _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, y, logp):
+    """logp[k, b] = log(weight_k) + log N(x_b | component k), for b < n."""
+    n_features = xt.shape[0]
+    for k in range(means.shape[0]):
+        acc = logp[k]
+        for b in range(n):
+            acc[b] = 0.0
+        if prec_tri.shape[0] > 0:
+            u = prec_tri[k if prec_tri.shape[0] > 1 else 0]
+            _center(xt, means[k], n, diff)
+            # y_j = sum_{i <= j} (x - mu)_i U[i, j]; U is upper triangular.
+            for j in range(n_features):
+                for b in range(n):
+                    y[b] = 0.0
+                for i in range(j + 1):
+                    uij = u[i, j]
+                    row = diff[i]
+                    for b in range(n):
+                        y[b] += row[b] * uij
+                for b in range(n):
+                    acc[b] += y[b] * y[b]
+        else:
+            for d in range(n_features):
+                p = prec_diag[k, d] * prec_diag[k, d]
+                m = means[k, d]
+                row = xt[d]
+                for b in range(n):
+                    t = row[b] - m
+                    acc[b] += t * t * p
+        c = log_norm[k]
+        for b in range(n):
+            acc[b] = c - 0.5 * acc[b]
+
+
+@jit()
+def _block_normalize(logp, n, log_prob_norm):
+    """Turn logp (K, BLOCK) into responsibilities in place (log-sum-exp with
+    the max shift); log p(x_b) goes to log_prob_norm[b]."""
+    n_components = logp.shape[0]
+    for b in range(n):
+        log_prob_norm[b] = -np.inf
+    for k in range(n_components):
+        for b in range(n):
+            log_prob_norm[b] = max(log_prob_norm[b], logp[k, b])
+    # log_prob_norm holds the max until the sum is known.
+    for k in range(n_components):
+        for b in range(n):
+            logp[k, b] = np.exp(logp[k, b] - log_prob_norm[b])
+    for b in range(n):
+        s = 0.0
+        for k in range(n_components):
+            s += logp[k, b]
+        inv = 1.0 / s
+        for k in range(n_components):
+            logp[k, b] *= inv
+        log_prob_norm[b] += np.log(s)
+
+
+@jit()
+def _block_random_resp(seed, n, resp):
+    np.random.seed(seed)
+    for b in range(n):
+        s = 0.0
+        for k in range(resp.shape[0]):
+            r = np.random.random()
+            resp[k, b] = r
+            s += r
+        for k in range(resp.shape[0]):
+            resp[k, b] /= s
+
+
+@jit()
+def _block_label_resp(labels, start, n, resp):
+    for k in range(resp.shape[0]):
+        for b in range(n):
+            resp[k, b] = 0.0
+    for b in range(n):
+        resp[labels[start + b], b] = 1.0
+
+
+@jit()
+def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx):
+    """Add the block's responsibility-weighted statistics, centred on the
+    current means, into nk (K,), sx (K, D) and sxx (see ``sufficient_stats``)."""
+    n_features = xt.shape[0]
+    for k in range(means.shape[0]):
+        r = resp[k]
+        s = 0.0
+        for b in range(n):
+            s += r[b]
+        nk[k] += s
+        _center(xt, means[k], n, diff)
+        for d in range(n_features):
+            row = diff[d]
+            wrow = wdiff[d]
+            s = 0.0
+            for b in range(n):
+                w = r[b] * row[b]
+                wrow[b] = w
+                s += w
+            sx[k, d] += s
+        if cov_code == FULL:
+            for i in range(n_features):
+                wi = wdiff[i]
+                for j in range(i + 1):
+                    dj = diff[j]
+                    s = 0.0
+                    for b in range(n):
+                        s += wi[b] * dj[b]
+                    sxx[k, i, j] += s
+        elif cov_code == DIAG:
+            for d in range(n_features):
+                wi = wdiff[d]
+                di = diff[d]
+                s = 0.0
+                for b in range(n):
+                    s += wi[b] * di[b]
+                sxx[k, 0, d] += s
+    if cov_code == TIED:
+        # Total scatter around a fixed centre; the M-step removes the
+        # between-component part.
+        _center(xt, center, n, diff)
+        for i in range(n_features):
+            di = diff[i]
+            for j in range(i + 1):
+                dj = diff[j]
+                s = 0.0
+                for b in range(n):
+                    s += di[b] * dj[b]
+                sxx[0, i, j] += s
+
+
+@jit(parallel=True)
+def sufficient_stats(
+    X, means, prec_tri, prec_diag, log_norm, cov_code, center, resp_mode, labels, seed
+):
+    """One fused pass over X: log-likelihood and sufficient statistics.
+
+    Returns ``(log_likelihood, nk, sx, sxx)``: the sum over points of
+    log p(x); nk[k] = sum_i r_ik; sx[k] = sum_i r_ik (x_i - means[k]); and
+    sxx, the second moments, by ``cov_code``: FULL (K, D, D) sum_i r_ik
+    (x_i - means[k])(x_i - means[k])^T (lower triangle only); TIED (1, D, D)
+    sum_i (x_i - center)(x_i - center)^T (lower triangle only); DIAG (K, 1, D)
+    sum_i r_ik (x_i - means[k])**2. The log-likelihood is 0 unless
+    ``resp_mode`` is RESP_POSTERIOR.
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    if cov_code == FULL:
+        sxx_shape = (n_components, n_features, n_features)
+    elif cov_code == TIED:
+        sxx_shape = (1, n_features, n_features)
+    else:
+        sxx_shape = (n_components, 1, n_features)
+    nk = np.zeros(n_components)
+    sx = np.zeros((n_components, n_features))
+    sxx = np.zeros(sxx_shape)
+    log_likelihood = 0.0
+
+    part_ll = np.zeros(WAVE)
+    part_nk = np.zeros((WAVE, n_components))
+    part_sx = np.zeros((WAVE, n_components, n_features))
+    part_sxx = np.zeros((WAVE, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
+    buf_xt = np.empty((WAVE, n_features, BLOCK))
+    buf_diff = np.empty((WAVE, n_features, BLOCK))
+    buf_wdiff = np.empty((WAVE, n_features, BLOCK))
+    buf_resp = np.empty((WAVE, n_components, BLOCK))
+    buf_vec = np.empty((WAVE, 2, BLOCK))
+
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    for first in range(0, n_blocks, WAVE):
+        n_wave = min(WAVE, n_blocks - first)
+        for t in prange(n_wave):
+            blk = first + t
+            start = blk * BLOCK
+            n = min(BLOCK, n_samples - start)
+            xt = buf_xt[t]
+            resp = buf_resp[t]
+            part_nk[t, :] = 0.0
+            part_sx[t, :, :] = 0.0
+            part_sxx[t, :, :, :] = 0.0
+            part_ll[t] = 0.0
+            _load_block(X, start, n, xt)
+            if resp_mode == RESP_POSTERIOR:
+                _block_log_prob(
+                    xt, n, means, prec_tri, prec_diag, log_norm,
+                    buf_diff[t], buf_vec[t, 0], resp,
+                )
+                lpn = buf_vec[t, 1]
+                _block_normalize(resp, n, lpn)
+                s = 0.0
+                for b in range(n):
+                    s += lpn[b]
+                part_ll[t] = s
+            elif resp_mode == RESP_LABELS:
+                _block_label_resp(labels, start, n, resp)
+            else:
+                _block_random_resp(seed + blk, n, resp)
+            _block_stats(
+                xt, n, means, resp, cov_code, center, buf_diff[t], buf_wdiff[t],
+                part_nk[t], part_sx[t], part_sxx[t],
+            )
+        for t in range(n_wave):
+            log_likelihood += part_ll[t]
+            nk += part_nk[t]
+            sx += part_sx[t]
+            sxx += part_sxx[t]
+    return log_likelihood, nk, sx, sxx
+
+
+@jit(parallel=True)
+def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels, resp):
+    """Per-point log p(x) into log_prob_norm (N,), the most probable component
+    into labels (N,), and responsibilities into resp (N, K) when resp has N
+    rows (pass an empty (0, K) array to skip them)."""
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    want_resp = resp.shape[0] == n_samples
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        start = blk * BLOCK
+        n = min(BLOCK, n_samples - start)
+        xt = np.empty((n_features, BLOCK))
+        diff = np.empty((n_features, BLOCK))
+        logp = np.empty((n_components, BLOCK))
+        vec = np.empty((2, BLOCK))
+        _load_block(X, start, n, xt)
+        _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, vec[0], logp)
+        _block_normalize(logp, n, vec[1])
+        for b in range(n):
+            log_prob_norm[start + b] = vec[1, b]
+            best = 0
+            for k in range(1, n_components):
+                if logp[k, b] > logp[best, b]:
+                    best = k
+            labels[start + b] = best
+        if want_resp:
+            for b in range(n):
+                for k in range(n_components):
+                    resp[start + b, k] = logp[k, b]
+
+
+# --------------------------------------------------------------------------
+# k-means: k-means++ seeding and Lloyd iterations
+
+
+@jit()
+def _block_sq_dist(xt, n, center, out):
+    """out[b] = ||x_b - center||^2."""
+    for b in range(n):
+        out[b] = 0.0
+    for d in range(xt.shape[0]):
+        c = center[d]
+        row = xt[d]
+        for b in range(n):
+            t = row[b] - c
+            out[b] += t * t
+
+
+@jit(parallel=True)
+def update_closest(X, center, closest):
+    """closest[i] = min(closest[i], ||x_i - center||^2), in place."""
+    n_samples, n_features = X.shape
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        start = blk * BLOCK
+        n = min(BLOCK, n_samples - start)
+        xt = np.empty((n_features, BLOCK))
+        dist = np.empty(BLOCK)
+        _load_block(X, start, n, xt)
+        _block_sq_dist(xt, n, center, dist)
+        for b in range(n):
+            closest[start + b] = min(closest[start + b], dist[b])
+
+
+@jit(parallel=True)
+def candidate_potentials(X, candidates, closest):
+    """For each candidate c: sum_i min(closest[i], ||x_i - c||^2)."""
+    n_samples, n_features = X.shape
+    n_cand = candidates.shape[0]
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    total = np.zeros(n_cand)
+    part = np.zeros((WAVE, n_cand))
+    buf_xt = np.empty((WAVE, n_features, BLOCK))
+    buf_dist = np.empty((WAVE, BLOCK))
+    for first in range(0, n_blocks, WAVE):
+        n_wave = min(WAVE, n_blocks - first)
+        for t in prange(n_wave):
+            start = (first + t) * BLOCK
+            n = min(BLOCK, n_samples - start)
+            xt = buf_xt[t]
+            dist = buf_dist[t]
+            _load_block(X, start, n, xt)
+            for c in range(n_cand):
+                _block_sq_dist(xt, n, candidates[c], dist)
+                s = 0.0
+                for b in range(n):
+                    s += min(closest[start + b], dist[b])
+                part[t, c] = s
+        for t in range(n_wave):
+            total += part[t]
+    return total
+
+
+@jit(parallel=True)
+def lloyd_step(X, centers, labels):
+    """Assign each point to its nearest centre (labels, in place).
+
+    Returns ``(counts, sums, inertia)`` with sums[k] = sum over the points of
+    cluster k of (x - centers[k]), so the new centre is
+    centers[k] + sums[k] / counts[k] without cancellation far from the origin.
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    counts = np.zeros(n_clusters)
+    sums = np.zeros((n_clusters, n_features))
+    inertia = 0.0
+    part_counts = np.zeros((WAVE, n_clusters))
+    part_sums = np.zeros((WAVE, n_clusters, n_features))
+    part_inertia = np.zeros(WAVE)
+    buf_xt = np.empty((WAVE, n_features, BLOCK))
+    buf_dist = np.empty((WAVE, 2, BLOCK))
+    buf_best = np.empty((WAVE, BLOCK), dtype=np.int64)
+    for first in range(0, n_blocks, WAVE):
+        n_wave = min(WAVE, n_blocks - first)
+        for t in prange(n_wave):
+            start = (first + t) * BLOCK
+            n = min(BLOCK, n_samples - start)
+            xt = buf_xt[t]
+            best_dist = buf_dist[t, 0]
+            dist = buf_dist[t, 1]
+            best = buf_best[t]
+            _load_block(X, start, n, xt)
+            for b in range(n):
+                best_dist[b] = np.inf
+                best[b] = 0
+            for k in range(n_clusters):
+                _block_sq_dist(xt, n, centers[k], dist)
+                for b in range(n):
+                    if dist[b] < best_dist[b]:
+                        best_dist[b] = dist[b]
+                        best[b] = k
+            part_counts[t, :] = 0.0
+            part_sums[t, :, :] = 0.0
+            s = 0.0
+            for b in range(n):
+                k = best[b]
+                labels[start + b] = k
+                part_counts[t, k] += 1.0
+                s += best_dist[b]
+                for d in range(n_features):
+                    part_sums[t, k, d] += xt[d, b] - centers[k, d]
+            part_inertia[t] = s
+        for t in range(n_wave):
+            counts += part_counts[t]
+            sums += part_sums[t]
+            inertia += part_inertia[t]
+    return counts, sums, inertia
+
+
+@jit(parallel=True)
+def column_moments(X, shift):
+    """Per-feature sum of (x - shift) and of (x - shift)**2, for the mean and
+    variance of X without cancellation far from the origin."""
+    n_samples, n_features = X.shape
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    s1 = np.zeros(n_features)
+    s2 = np.zeros(n_features)
+    part = np.zeros((WAVE, 2, n_features))
+    buf_xt = np.empty((WAVE, n_features, BLOCK))
+    for first in range(0, n_blocks, WAVE):
+        n_wave = min(WAVE, n_blocks - first)
+        for t in prange(n_wave):
+            start = (first + t) * BLOCK
+            n = min(BLOCK, n_samples - start)
+            xt = buf_xt[t]
+            _load_block(X, start, n, xt)
+            for d in range(n_features):
+                c = shift[d]
+                a = 0.0
+                q = 0.0
+                for b in range(n):
+                    v = xt[d, b] - c
+                    a += v
+                    q += v * v
+                part[t, 0, d] = a
+                part[t, 1, d] = q
+        for t in range(n_wave):
+            s1 += part[t, 0]
+            s2 += part[t, 1]
+    return s1, s2

@@ -1,0 +1,78 @@
+"""k-means++ seeding and Lloyd iterations on the block kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+
+
+def kmeans_plusplus(X, n_clusters: int, random_state: np.random.RandomState):
+    """Greedy k-means++ seeding (as sklearn's ``kmeans_plusplus``).
+
+    Returns ``(centers, indices)``: float64 centres (n_clusters, D) and the
+    row indices they were taken from.
+    """
+    n_samples = X.shape[0]
+    n_local_trials = 2 + int(np.log(n_clusters))
+    centers = np.empty((n_clusters, X.shape[1]))
+    indices = np.empty(n_clusters, dtype=np.int64)
+
+    first = random_state.randint(n_samples)
+    centers[0] = X[first]
+    indices[0] = first
+    closest = np.full(n_samples, np.inf)
+    _kernels.update_closest(X, centers[0], closest)
+    potential = closest.sum()
+
+    for c in range(1, n_clusters):
+        cumulative = np.cumsum(closest)
+        draws = random_state.uniform(size=n_local_trials) * cumulative[-1]
+        candidates = np.searchsorted(cumulative, draws)
+        np.clip(candidates, None, n_samples - 1, out=candidates)
+        cand_points = np.ascontiguousarray(X[candidates], dtype=np.float64)
+        potentials = _kernels.candidate_potentials(X, cand_points, closest)
+        best = int(np.argmin(potentials))
+        potential = potentials[best]
+        centers[c] = cand_points[best]
+        indices[c] = candidates[best]
+        _kernels.update_closest(X, centers[c], closest)
+    del potential
+    return centers, indices
+
+
+def data_variance(X) -> np.ndarray:
+    """Per-feature variance of X, computed around its first row."""
+    shift = np.asarray(X[0], dtype=np.float64)
+    s1, s2 = _kernels.column_moments(X, shift)
+    n = X.shape[0]
+    mean_shift = s1 / n
+    return np.maximum(s2 / n - mean_shift**2, 0.0)
+
+
+def kmeans(
+    X,
+    n_clusters: int,
+    random_state: np.random.RandomState,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+):
+    """Lloyd's k-means from a k-means++ start, as sklearn's ``KMeans(n_init=1)``.
+
+    Stops when the squared centre shift is at most ``tol`` times the mean
+    feature variance, or after ``max_iter`` iterations. An empty cluster keeps
+    its centre. Returns ``(centers, labels)``.
+    """
+    threshold = tol * float(np.mean(data_variance(X)))
+    centers, _ = kmeans_plusplus(X, n_clusters, random_state)
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    for _ in range(max_iter):
+        counts, sums, _inertia = _kernels.lloyd_step(X, centers, labels)
+        shift = np.zeros_like(centers)
+        filled = counts > 0
+        shift[filled] = sums[filled] / counts[filled, None]
+        centers = centers + shift
+        if np.sum(shift**2) <= threshold:
+            break
+    _kernels.lloyd_step(X, centers, labels)
+    return centers, labels

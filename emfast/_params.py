@@ -1,0 +1,203 @@
+"""Small NumPy math on the parameters: statistics -> weights, means and
+covariances, precision Cholesky factors, log-determinants, and the packing of
+parameters into the form the kernels take."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+
+COV_CODES = {
+    "full": _kernels.FULL,
+    "tied": _kernels.TIED,
+    "diag": _kernels.DIAG,
+    "spherical": _kernels.DIAG,
+}
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def precision_error_message(dtype) -> str:
+    """sklearn's message for a covariance that cannot be inverted."""
+    message = (
+        "Fitting the mixture model failed because some components have "
+        "ill-defined empirical covariance (for instance caused by singleton "
+        "or collapsed samples). Try to decrease the number of components, "
+        "increase reg_covar, or scale the input data."
+    )
+    if np.dtype(dtype) == np.float32:
+        message += (
+            " The numerical accuracy can also be improved by passing float64"
+            " data instead of float32."
+        )
+    return message
+
+
+@dataclass
+class Params:
+    """Mixture parameters in float64, as sklearn stores them."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray | None
+    precisions_cholesky: np.ndarray
+
+
+def compute_precision_cholesky(covariances, covariance_type, dtype=np.float64):
+    """Upper-triangular Cholesky factors of the precisions (sklearn's form)."""
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        mats = covariances if covariance_type == "full" else covariances[None]
+        n_features = mats.shape[-1]
+        out = np.empty_like(mats)
+        eye = np.eye(n_features)
+        for k in range(mats.shape[0]):
+            try:
+                cov_chol = np.linalg.cholesky(mats[k])
+            except np.linalg.LinAlgError:
+                raise ValueError(precision_error_message(dtype)) from None
+            out[k] = _solve_lower(cov_chol, eye).T
+        if not np.all(np.isfinite(out)):
+            raise ValueError(precision_error_message(dtype))
+        return out if covariance_type == "full" else out[0]
+    if np.any(covariances <= 0.0) or not np.all(np.isfinite(covariances)):
+        raise ValueError(precision_error_message(dtype))
+    return 1.0 / np.sqrt(covariances)
+
+
+def _solve_lower(lower, rhs):
+    """Solve lower @ x = rhs for lower-triangular ``lower``."""
+    try:
+        from scipy.linalg import solve_triangular
+    except ImportError:  # pragma: no cover - scipy is a dependency of sklearn
+        return np.linalg.solve(lower, rhs)
+    return solve_triangular(lower, rhs, lower=True)
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    """Upper-triangular U with precision = U U^T (sklearn's flip trick)."""
+    precisions = np.asarray(precisions, dtype=np.float64)
+    if covariance_type == "full":
+        return np.stack(
+            [np.linalg.cholesky(p[::-1, ::-1])[::-1, ::-1] for p in precisions]
+        )
+    if covariance_type == "tied":
+        return np.linalg.cholesky(precisions[::-1, ::-1])[::-1, ::-1]
+    return np.sqrt(precisions)
+
+
+def precisions_from_cholesky(precisions_cholesky, covariance_type):
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", precisions_cholesky, precisions_cholesky)
+    if covariance_type == "tied":
+        return precisions_cholesky @ precisions_cholesky.T
+    return precisions_cholesky**2
+
+
+def covariances_from_cholesky(precisions_cholesky, covariance_type):
+    """Covariances implied by precision Cholesky factors (for user-supplied
+    precisions, where the fit has not computed covariances yet)."""
+    if covariance_type == "full":
+        return np.stack([np.linalg.inv(u @ u.T) for u in precisions_cholesky])
+    if covariance_type == "tied":
+        return np.linalg.inv(precisions_cholesky @ precisions_cholesky.T)
+    return 1.0 / precisions_cholesky**2
+
+
+def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
+    """log det of the precision Cholesky factor, per component."""
+    if covariance_type == "full":
+        return np.log(np.diagonal(precisions_cholesky, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diag(precisions_cholesky)).sum()
+    if covariance_type == "diag":
+        return np.log(precisions_cholesky).sum(axis=1)
+    return n_features * np.log(precisions_cholesky)
+
+
+def kernel_args(params: Params, covariance_type: str):
+    """(means, prec_tri, prec_diag, log_norm) as the kernels take them."""
+    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    n_components, n_features = means.shape
+    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
+    if covariance_type == "full":
+        prec_tri = np.ascontiguousarray(pc)
+        prec_diag = np.empty((0, n_features))
+    elif covariance_type == "tied":
+        prec_tri = np.ascontiguousarray(pc[None])
+        prec_diag = np.empty((0, n_features))
+    else:
+        prec_tri = np.empty((0, n_features, n_features))
+        if covariance_type == "diag":
+            prec_diag = np.ascontiguousarray(pc)
+        else:
+            prec_diag = np.ascontiguousarray(np.repeat(pc[:, None], n_features, axis=1))
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
+    log_norm = (
+        log_weights
+        + log_det_cholesky(pc, covariance_type, n_features)
+        - 0.5 * n_features * math.log(2.0 * math.pi)
+    )
+    return means, prec_tri, prec_diag, np.ascontiguousarray(log_norm, dtype=np.float64)
+
+
+def params_from_stats(stats, centers, covariance_type, reg_covar, dtype, tied_center):
+    """The M-step: new weights, means and covariances from sufficient
+    statistics centred on ``centers`` (and, for 'tied', ``tied_center``).
+
+    Mirrors sklearn: nk gets 10 * eps(dtype) added, weights are nk / sum(nk),
+    and reg_covar is added to the diagonal.
+    """
+    nk_raw, sx, sxx = stats
+    nk = nk_raw + 10.0 * float(np.finfo(dtype).eps)
+    shift = sx / nk[:, None]
+    means = centers + shift
+    n_features = centers.shape[1]
+    if covariance_type == "full":
+        sxx = _symmetrize(sxx)
+        # sum_i r (x - m)(x - m)^T from moments around the old centres.
+        outer = sx[:, :, None] * shift[:, None, :]
+        scatter = (
+            sxx
+            - outer
+            - np.swapaxes(outer, 1, 2)
+            + nk_raw[:, None, None] * shift[:, :, None] * shift[:, None, :]
+        )
+        covariances = scatter / nk[:, None, None]
+        covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
+    elif covariance_type == "tied":
+        total = _symmetrize(sxx)[0]
+        between = means - tied_center
+        covariances = (total - (nk[:, None] * between).T @ between) / nk.sum()
+        covariances.flat[:: n_features + 1] += reg_covar
+    else:
+        sq = sxx[:, 0, :] - 2.0 * sx * shift + nk_raw[:, None] * shift**2
+        covariances = sq / nk[:, None] + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    weights = nk / nk.sum()
+    return weights, means, covariances
+
+
+def _symmetrize(lower):
+    """Fill the upper triangles of stacked matrices from the lower ones."""
+    upper = np.tril(lower, -1)
+    return np.tril(lower) + np.swapaxes(upper, -1, -2)
+
+
+def n_parameters(covariance_type, n_components, n_features) -> int:
+    if covariance_type == "full":
+        cov_params = n_components * n_features * (n_features + 1) / 2.0
+    elif covariance_type == "diag":
+        cov_params = n_components * n_features
+    elif covariance_type == "tied":
+        cov_params = n_features * (n_features + 1) / 2.0
+    else:
+        cov_params = n_components
+    mean_params = n_features * n_components
+    return int(cov_params + mean_params + n_components - 1)

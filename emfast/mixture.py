@@ -1,0 +1,554 @@
+"""GaussianMixture: the sklearn-facing estimator, a thin layer over ``fit_em``."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _kernels
+from ._em import fit_em
+from ._params import (
+    Params,
+    kernel_args,
+    n_parameters,
+    precisions_from_cholesky,
+)
+from ._validation import check_means, check_precisions, check_weights
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by EM, on fused parallel Numba kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, fitted attributes and methods, and the same results from the
+    same initial parameters. Each EM iteration is one parallel pass over the
+    data that returns the log-likelihood and the sufficient statistics, so no
+    (n_samples, n_components) array is formed during ``fit``. Results do not
+    depend on the number of threads.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own general covariance matrix;
+        'tied': all components share one general covariance matrix;
+        'diag': each component has its own diagonal covariance matrix;
+        'spherical': each component has its own single variance.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the change of the mean
+        log-likelihood per sample between iterations is below ``tol``.
+    reg_covar : float, default=1e-6
+        Non-negative regularization added to the diagonal of covariances.
+    max_iter : int, default=100
+        The number of EM iterations to perform.
+    n_init : int, default=1
+        The number of initializations to perform; the best result is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
+default='kmeans'
+        How weights, means and precisions are initialized: 'kmeans' from the
+        labels of k-means (k-means++ seeding and Lloyd iterations), 'k-means++'
+        from k-means++ seeds, 'random' from random responsibilities,
+        'random_from_data' from randomly chosen data points.
+    weights_init : array-like of shape (n_components,), default=None
+        User-provided initial weights.
+    means_init : array-like of shape (n_components, n_features), default=None
+        User-provided initial means.
+    precisions_init : array-like, default=None
+        User-provided initial precisions (inverse covariance matrices), of shape
+        (n_components,) for 'spherical', (n_features, n_features) for 'tied',
+        (n_components, n_features) for 'diag' and (n_components, n_features,
+        n_features) for 'full'.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialization and of :meth:`sample`.
+    warm_start : bool, default=False
+        If True, each ``fit`` starts from the previous solution, with a single
+        initialization on the first call (``n_init`` is then ignored).
+    verbose : int, default=0
+        1 prints each initialization and iteration; 2 also prints the time and
+        the change of the log-likelihood.
+    verbose_interval : int, default=10
+        Number of iterations between messages.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The weights of each mixture component.
+    means_ : ndarray of shape (n_components, n_features)
+        The mean of each mixture component.
+    covariances_ : ndarray
+        The covariance of each component; its shape depends on
+        ``covariance_type`` as for ``precisions_init``.
+    precisions_ : ndarray
+        The precision matrices (inverse covariances), same shape.
+    precisions_cholesky_ : ndarray
+        Upper-triangular Cholesky factors of the precisions, same shape.
+    converged_ : bool
+        True when the best fit reached ``tol`` within ``max_iter``.
+    n_iter_ : int
+        Number of EM iterations of the best fit.
+    lower_bound_ : float
+        Mean log-likelihood per sample of the best fit (at its last E-step).
+    lower_bounds_ : list of float
+        The lower bound at each iteration of the best fit.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when X has string column names.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : The reference implementation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0]).round(3)
+    array([ 1., 10.])
+    >>> gm.predict([[0, 0], [12, 3]]).tolist() in ([0, 1], [1, 0])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [
+            StrOptions({"kmeans", "random", "random_from_data", "k-means++"})
+        ],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y=None):
+        """Estimate the model parameters with the EM algorithm.
+
+        Runs ``n_init`` initializations and keeps the one with the largest
+        lower bound; each iterates E- and M-steps until the change of the
+        lower bound is below ``tol`` or ``max_iter`` is reached (then a
+        ``ConvergenceWarning`` is issued).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one point per row. float32 input gives float32
+            attributes.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : GaussianMixture
+            The fitted mixture.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.random.default_rng(0).normal(size=(500, 2))
+        >>> GaussianMixture(2, random_state=0).fit(X).converged_
+        True
+        """
+        self.fit_predict(X, y)
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Estimate the model parameters with EM and predict labels for X.
+
+        Equivalent to ``fit(X).predict(X)``: a final E-step uses the fitted
+        parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one point per row.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+        >>> labels = GaussianMixture(2, random_state=0).fit_predict(X)
+        >>> len(set(labels[:3])), len(set(labels[3:])), labels[0] != labels[3]
+        (1, 1, True)
+        """
+        self._validate_params()
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
+        )
+        X = np.ascontiguousarray(X)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {X.shape[0]}"
+            )
+        n_features = X.shape[1]
+        weights_init = means_init = precisions_init = None
+        if self.weights_init is not None:
+            weights_init = check_weights(self.weights_init, self.n_components)
+        if self.means_init is not None:
+            means_init = check_means(self.means_init, self.n_components, n_features)
+        if self.precisions_init is not None:
+            precisions_init = check_precisions(
+                self.precisions_init, self.covariance_type, self.n_components,
+                n_features,
+            )
+
+        warm = self.warm_start and hasattr(self, "converged_")
+        result = fit_em(
+            X,
+            n_components=self.n_components,
+            covariance_type=self.covariance_type,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            max_iter=self.max_iter,
+            n_init=self.n_init,
+            init_params=self.init_params,
+            weights_init=weights_init,
+            means_init=means_init,
+            precisions_init=precisions_init,
+            random_state=check_random_state(self.random_state),
+            warm_params=self._current_params() if warm else None,
+            warm_lower_bound=self.lower_bound_ if warm else -np.inf,
+            verbose=self.verbose,
+            verbose_interval=self.verbose_interval,
+        )
+        self._set_fitted(result, X.dtype)
+        _, labels, _ = self._score(X, want_resp=False)
+        return labels
+
+    def _current_params(self) -> Params:
+        return Params(
+            np.asarray(self.weights_, dtype=np.float64),
+            np.asarray(self.means_, dtype=np.float64),
+            np.asarray(self.covariances_, dtype=np.float64),
+            np.asarray(self.precisions_cholesky_, dtype=np.float64),
+        )
+
+    def _set_fitted(self, result, dtype):
+        params = result.params
+        self._fit_params = params  # float64, for the kernels
+
+        def cast(a):
+            return np.asarray(a, dtype=dtype)
+
+        self.weights_ = cast(params.weights)
+        self.means_ = cast(params.means)
+        self.covariances_ = cast(params.covariances)
+        self.precisions_cholesky_ = cast(params.precisions_cholesky)
+        self.precisions_ = cast(
+            precisions_from_cholesky(params.precisions_cholesky, self.covariance_type)
+        )
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = [float(v) for v in result.lower_bounds]
+
+    # ------------------------------------------------------------ inference
+
+    def _validate_X_predict(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return np.ascontiguousarray(X)
+
+    def _score(self, X, want_resp):
+        """Run the scoring kernel: (log p(x), labels, responsibilities)."""
+        params = Params(
+            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
+        )
+        means, prec_tri, prec_diag, log_norm = kernel_args(
+            params, self.covariance_type
+        )
+        n_samples = X.shape[0]
+        log_prob = np.empty(n_samples)
+        labels = np.empty(n_samples, dtype=np.int64)
+        resp = np.empty((n_samples if want_resp else 0, self.n_components))
+        _kernels.score_samples(
+            X, means, prec_tri, prec_diag, log_norm, log_prob, labels, resp
+        )
+        return log_prob, labels, resp
+
+    def score_samples(self, X):
+        """Compute the log-likelihood of each sample under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one point per row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            log p(x) of each point.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.random.default_rng(0).normal(size=(200, 1))
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> gm.score_samples([[0.0]]).shape
+        (1,)
+        """
+        X = self._validate_X_predict(X)
+        return self._score(X, want_resp=False)[0].astype(X.dtype, copy=False)
+
+    def score(self, X, y=None):
+        """Compute the mean log-likelihood per sample of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one point per row.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        log_likelihood : float
+            Mean of ``score_samples(X)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.random.default_rng(0).normal(size=(200, 1))
+        >>> isinstance(GaussianMixture(1).fit(X).score(X), float)
+        True
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def predict(self, X):
+        """Predict the most probable component of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one point per row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> bool(gm.predict([[0.05]])[0] == gm.predict([[0.0]])[0])
+        True
+        """
+        X = self._validate_X_predict(X)
+        return self._score(X, want_resp=False)[1]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, one point per row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities; each row sums to 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> gm.predict_proba(X).sum(axis=1).round(6).tolist()
+        [1.0, 1.0, 1.0, 1.0]
+        """
+        X = self._validate_X_predict(X)
+        return self._score(X, want_resp=True)[2].astype(X.dtype, copy=False)
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Randomly generated samples.
+        y : ndarray of shape (n_samples,)
+            Component labels of the samples.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.random.default_rng(0).normal(size=(100, 2))
+        >>> Xs, ys = GaussianMixture(2, random_state=0).fit(X).sample(5)
+        >>> Xs.shape, ys.shape
+        ((5, 2), (5,))
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                "Invalid value for 'n_samples': %d . The sampling requires at "
+                "least one sample." % (self.n_components)
+            )
+        _, n_features = self.means_.shape
+        rng = check_random_state(self.random_state)
+        n_samples_comp = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            X = np.vstack(
+                [
+                    rng.multivariate_normal(mean, covariance, int(sample))
+                    for (mean, covariance, sample) in zip(
+                        self.means_, self.covariances_, n_samples_comp
+                    )
+                ]
+            )
+        elif self.covariance_type == "tied":
+            X = np.vstack(
+                [
+                    rng.multivariate_normal(mean, self.covariances_, int(sample))
+                    for (mean, sample) in zip(self.means_, n_samples_comp)
+                ]
+            )
+        else:
+            X = np.vstack(
+                [
+                    mean
+                    + rng.standard_normal(size=(sample, n_features))
+                    * np.sqrt(covariance)
+                    for (mean, covariance, sample) in zip(
+                        self.means_, self.covariances_, n_samples_comp
+                    )
+                ]
+            )
+        y = np.concatenate(
+            [np.full(sample, j, dtype=int) for j, sample in enumerate(n_samples_comp)]
+        )
+        return X, y
+
+    # ------------------------------------------------------ model selection
+
+    def _n_parameters(self) -> int:
+        _, n_features = self.means_.shape
+        return n_parameters(self.covariance_type, self.n_components, n_features)
+
+    def bic(self, X):
+        """Bayesian information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        bic : float
+            ``-2 * log-likelihood + n_parameters * log(n_samples)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.random.default_rng(0).normal(size=(300, 1))
+        >>> gm1, gm3 = GaussianMixture(1).fit(X), GaussianMixture(3).fit(X)
+        >>> bool(gm1.bic(X) < gm3.bic(X))
+        True
+        """
+        n_samples = _n_rows(X)
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
+            n_samples
+        )
+
+    def aic(self, X):
+        """Akaike information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data.
+
+        Returns
+        -------
+        aic : float
+            ``-2 * log-likelihood + 2 * n_parameters``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> X = np.random.default_rng(0).normal(size=(300, 1))
+        >>> isinstance(GaussianMixture(1).fit(X).aic(X), float)
+        True
+        """
+        return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+
+
+def _n_rows(X) -> int:
+    return len(X) if not hasattr(X, "shape") else X.shape[0]
