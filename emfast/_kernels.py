@@ -27,6 +27,7 @@ from numba import prange
 from ._jit import jit
 
 BLOCK = 256
+_LOG_RESP_FLOOR = -200.0
 WAVE = 32
 
 FULL = 0
@@ -103,7 +104,10 @@ def _block_normalize(logp, n, log_prob_norm):
     # log_prob_norm holds the max until the sum is known.
     for k in range(n_components):
         for b in range(n):
-            logp[k, b] = np.exp(logp[k, b] - log_prob_norm[b])
+            d = logp[k, b] - log_prob_norm[b]
+            # Below exp(-200) a responsibility adds nothing to nk next to its
+            # 10 * eps term, and zero avoids slow subnormal arithmetic.
+            logp[k, b] = np.exp(d) if d > _LOG_RESP_FLOOR else 0.0
     for b in range(n):
         s = 0.0
         for k in range(n_components):
