@@ -29,6 +29,7 @@ from ._jit import jit
 BLOCK = 256
 _LOG_RESP_FLOOR = -200.0
 WAVE = 32
+_PARTIALS_MAX_DOUBLES = 1 << 22
 
 FULL = 0
 TIED = 1
@@ -219,19 +220,24 @@ def sufficient_stats(
     sxx = np.zeros(sxx_shape)
     log_likelihood = 0.0
 
-    part_ll = np.zeros(WAVE)
-    part_nk = np.zeros((WAVE, n_components))
-    part_sx = np.zeros((WAVE, n_components, n_features))
-    part_sxx = np.zeros((WAVE, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
-    buf_xt = np.empty((WAVE, n_features, BLOCK))
-    buf_diff = np.empty((WAVE, n_features, BLOCK))
-    buf_wdiff = np.empty((WAVE, n_features, BLOCK))
-    buf_resp = np.empty((WAVE, n_components, BLOCK))
-    buf_vec = np.empty((WAVE, 2, BLOCK))
+    # Fewer slots per wave when one block's second moments are large (big K
+    # and D), to bound the partial sums to about 32 MiB. Depends on the shapes
+    # only, never on the number of threads.
+    sxx_size = sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
+    wave = max(1, min(WAVE, _PARTIALS_MAX_DOUBLES // sxx_size))
+    part_ll = np.zeros(wave)
+    part_nk = np.zeros((wave, n_components))
+    part_sx = np.zeros((wave, n_components, n_features))
+    part_sxx = np.zeros((wave, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
+    buf_xt = np.empty((wave, n_features, BLOCK))
+    buf_diff = np.empty((wave, n_features, BLOCK))
+    buf_wdiff = np.empty((wave, n_features, BLOCK))
+    buf_resp = np.empty((wave, n_components, BLOCK))
+    buf_vec = np.empty((wave, 2, BLOCK))
 
     n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    for first in range(0, n_blocks, WAVE):
-        n_wave = min(WAVE, n_blocks - first)
+    for first in range(0, n_blocks, wave):
+        n_wave = min(wave, n_blocks - first)
         for t in prange(n_wave):
             blk = first + t
             start = blk * BLOCK

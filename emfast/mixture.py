@@ -235,7 +235,7 @@ default='kmeans'
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
         )
-        X = np.ascontiguousarray(X)
+        X = _kernel_input(X)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
@@ -287,7 +287,6 @@ default='kmeans'
 
     def _set_fitted(self, result, dtype):
         params = result.params
-        self._fit_params = params  # float64, for the kernels
 
         def cast(a):
             return np.asarray(a, dtype=dtype)
@@ -309,7 +308,7 @@ default='kmeans'
     def _validate_X_predict(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return np.ascontiguousarray(X)
+        return _kernel_input(X)
 
     def _score(self, X, want_resp):
         """Run the scoring kernel: (log p(x), labels, responsibilities)."""
@@ -548,6 +547,15 @@ default='kmeans'
         True
         """
         return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+
+
+def _kernel_input(X):
+    """A C-contiguous, read-only view of X (a copy only if X is not
+    C-contiguous). Kernels always see read-only arrays, so each compiles once
+    per dtype rather than once more for writeable input."""
+    X = np.ascontiguousarray(X).view()
+    X.flags.writeable = False
+    return X
 
 
 def _n_rows(X) -> int:

@@ -1,0 +1,6 @@
+"""``python -m emfast``: the same as the ``emfast`` command."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
