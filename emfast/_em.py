@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from . import _kernels
 from ._kmeans import kmeans, kmeans_plusplus
@@ -208,6 +209,24 @@ def fit_em(
     log-likelihood of the parameters entering that iteration's E-step, and a
     run stops when it changes by less than ``tol``.
     """
+    # The M-step's small LAPACK calls run between parallel kernel passes; a
+    # multi-threaded BLAS would spin against the kernels' threads (measured:
+    # 100x slower small fits), and one BLAS thread is plenty for K x D x D.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_em(
+            X, n_components=n_components, covariance_type=covariance_type,
+            tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
+            init_params=init_params, weights_init=weights_init,
+            means_init=means_init, precisions_init=precisions_init,
+            random_state=random_state, warm_params=warm_params,
+            warm_lower_bound=warm_lower_bound, verbose=verbose,
+            verbose_interval=verbose_interval, on_iteration=on_iteration,
+        )
+
+
+def _fit_em(X, *, n_components, covariance_type, tol, reg_covar, max_iter, n_init,
+            init_params, weights_init, means_init, precisions_init, random_state,
+            warm_params, warm_lower_bound, verbose, verbose_interval, on_iteration):
     dtype = X.dtype
     printer = VerbosePrinter(verbose, verbose_interval)
     do_init = warm_params is None

@@ -1,10 +1,11 @@
 """Numba kernels: Gaussian log-densities, log-sum-exp and the fused EM pass.
 
-Every kernel cuts the points into blocks of ``BLOCK`` rows. Blocks are handed
-out ``WAVE`` at a time to ``prange``; each block writes its own slot of the
-wave's partial sums, and the slots are added in block order after the wave.
-Threads never share memory, and the result does not depend on the number of
-threads.
+Every kernel cuts the points into blocks of ``BLOCK`` rows, and groups
+consecutive blocks into tasks of ``TASK_BLOCKS`` blocks (more when the partial
+sums would be large). One ``prange`` over the tasks makes one parallel region
+per pass; each task adds its blocks, in order, into its own slot of partial
+sums, and the slots are added in task order afterwards. Threads never share
+memory, and the result does not depend on the number of threads.
 
 Inside a block the data are transposed to (n_features, BLOCK) so that the inner
 loops run over points, contiguous in memory, and vectorise.
@@ -28,7 +29,7 @@ from ._jit import jit
 
 BLOCK = 256
 _LOG_RESP_FLOOR = -200.0
-WAVE = 32
+TASK_BLOCKS = 16
 _PARTIALS_MAX_DOUBLES = 1 << 22
 
 FULL = 0
@@ -193,6 +194,20 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
                 sxx[0, i, j] += s
 
 
+@jit()
+def _task_layout(n_samples, slot_doubles):
+    """(blocks per task, number of tasks) for a reduction whose partial sums
+    take ``slot_doubles`` per task: TASK_BLOCKS blocks per task, or more when
+    that keeps all partial sums under about 32 MiB. Depends on the shapes
+    only, never on the number of threads."""
+    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    per_task = TASK_BLOCKS
+    max_tasks = max(1, _PARTIALS_MAX_DOUBLES // max(1, slot_doubles))
+    if (n_blocks + per_task - 1) // per_task > max_tasks:
+        per_task = (n_blocks + max_tasks - 1) // max_tasks
+    return per_task, (n_blocks + per_task - 1) // per_task
+
+
 @jit(parallel=True)
 def sufficient_stats(
     X, means, prec_tri, prec_diag, log_norm, cov_code, center, resp_mode, labels, seed
@@ -215,64 +230,54 @@ def sufficient_stats(
         sxx_shape = (1, n_features, n_features)
     else:
         sxx_shape = (n_components, 1, n_features)
-    nk = np.zeros(n_components)
-    sx = np.zeros((n_components, n_features))
-    sxx = np.zeros(sxx_shape)
-    log_likelihood = 0.0
+    per_task, n_tasks = _task_layout(
+        n_samples, sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
+    )
+    part_ll = np.zeros(n_tasks)
+    part_nk = np.zeros((n_tasks, n_components))
+    part_sx = np.zeros((n_tasks, n_components, n_features))
+    part_sxx = np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
 
-    # Fewer slots per wave when one block's second moments are large (big K
-    # and D), to bound the partial sums to about 32 MiB. Depends on the shapes
-    # only, never on the number of threads.
-    sxx_size = sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
-    wave = max(1, min(WAVE, _PARTIALS_MAX_DOUBLES // sxx_size))
-    part_ll = np.zeros(wave)
-    part_nk = np.zeros((wave, n_components))
-    part_sx = np.zeros((wave, n_components, n_features))
-    part_sxx = np.zeros((wave, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
-    buf_xt = np.empty((wave, n_features, BLOCK))
-    buf_diff = np.empty((wave, n_features, BLOCK))
-    buf_wdiff = np.empty((wave, n_features, BLOCK))
-    buf_resp = np.empty((wave, n_components, BLOCK))
-    buf_vec = np.empty((wave, 2, BLOCK))
-
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    for first in range(0, n_blocks, wave):
-        n_wave = min(wave, n_blocks - first)
-        for t in prange(n_wave):
-            blk = first + t
+    # One parallel region per pass: each task runs its blocks in order and
+    # adds them into its own slot.
+    for t in prange(n_tasks):
+        xt = np.empty((n_features, BLOCK))
+        diff = np.empty((n_features, BLOCK))
+        wdiff = np.empty((n_features, BLOCK))
+        resp = np.empty((n_components, BLOCK))
+        vec = np.empty((2, BLOCK))
+        first = t * per_task
+        for blk in range(first, min(first + per_task, (n_samples + BLOCK - 1) // BLOCK)):
             start = blk * BLOCK
             n = min(BLOCK, n_samples - start)
-            xt = buf_xt[t]
-            resp = buf_resp[t]
-            part_nk[t, :] = 0.0
-            part_sx[t, :, :] = 0.0
-            part_sxx[t, :, :, :] = 0.0
-            part_ll[t] = 0.0
             _load_block(X, start, n, xt)
             if resp_mode == RESP_POSTERIOR:
                 _block_log_prob(
-                    xt, n, means, prec_tri, prec_diag, log_norm,
-                    buf_diff[t], buf_vec[t, 0], resp,
+                    xt, n, means, prec_tri, prec_diag, log_norm, diff, vec[0], resp
                 )
-                lpn = buf_vec[t, 1]
-                _block_normalize(resp, n, lpn)
+                _block_normalize(resp, n, vec[1])
                 s = 0.0
                 for b in range(n):
-                    s += lpn[b]
-                part_ll[t] = s
+                    s += vec[1, b]
+                part_ll[t] += s
             elif resp_mode == RESP_LABELS:
                 _block_label_resp(labels, start, n, resp)
             else:
                 _block_random_resp(seed + blk, n, resp)
             _block_stats(
-                xt, n, means, resp, cov_code, center, buf_diff[t], buf_wdiff[t],
+                xt, n, means, resp, cov_code, center, diff, wdiff,
                 part_nk[t], part_sx[t], part_sxx[t],
             )
-        for t in range(n_wave):
-            log_likelihood += part_ll[t]
-            nk += part_nk[t]
-            sx += part_sx[t]
-            sxx += part_sxx[t]
+
+    log_likelihood = 0.0
+    nk = np.zeros(n_components)
+    sx = np.zeros((n_components, n_features))
+    sxx = np.zeros(sxx_shape)
+    for t in range(n_tasks):
+        log_likelihood += part_ll[t]
+        nk += part_nk[t]
+        sx += part_sx[t]
+        sxx += part_sxx[t]
     return log_likelihood, nk, sx, sxx
 
 
@@ -347,26 +352,24 @@ def candidate_potentials(X, candidates, closest):
     n_samples, n_features = X.shape
     n_cand = candidates.shape[0]
     n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    total = np.zeros(n_cand)
-    part = np.zeros((WAVE, n_cand))
-    buf_xt = np.empty((WAVE, n_features, BLOCK))
-    buf_dist = np.empty((WAVE, BLOCK))
-    for first in range(0, n_blocks, WAVE):
-        n_wave = min(WAVE, n_blocks - first)
-        for t in prange(n_wave):
-            start = (first + t) * BLOCK
+    per_task, n_tasks = _task_layout(n_samples, n_cand)
+    part = np.zeros((n_tasks, n_cand))
+    for t in prange(n_tasks):
+        xt = np.empty((n_features, BLOCK))
+        dist = np.empty(BLOCK)
+        for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
+            start = blk * BLOCK
             n = min(BLOCK, n_samples - start)
-            xt = buf_xt[t]
-            dist = buf_dist[t]
             _load_block(X, start, n, xt)
             for c in range(n_cand):
                 _block_sq_dist(xt, n, candidates[c], dist)
                 s = 0.0
                 for b in range(n):
                     s += min(closest[start + b], dist[b])
-                part[t, c] = s
-        for t in range(n_wave):
-            total += part[t]
+                part[t, c] += s
+    total = np.zeros(n_cand)
+    for t in range(n_tasks):
+        total += part[t]
     return total
 
 
@@ -381,24 +384,18 @@ def lloyd_step(X, centers, labels):
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    counts = np.zeros(n_clusters)
-    sums = np.zeros((n_clusters, n_features))
-    inertia = 0.0
-    part_counts = np.zeros((WAVE, n_clusters))
-    part_sums = np.zeros((WAVE, n_clusters, n_features))
-    part_inertia = np.zeros(WAVE)
-    buf_xt = np.empty((WAVE, n_features, BLOCK))
-    buf_dist = np.empty((WAVE, 2, BLOCK))
-    buf_best = np.empty((WAVE, BLOCK), dtype=np.int64)
-    for first in range(0, n_blocks, WAVE):
-        n_wave = min(WAVE, n_blocks - first)
-        for t in prange(n_wave):
-            start = (first + t) * BLOCK
+    per_task, n_tasks = _task_layout(n_samples, n_clusters * (n_features + 1))
+    part_counts = np.zeros((n_tasks, n_clusters))
+    part_sums = np.zeros((n_tasks, n_clusters, n_features))
+    part_inertia = np.zeros(n_tasks)
+    for t in prange(n_tasks):
+        xt = np.empty((n_features, BLOCK))
+        best_dist = np.empty(BLOCK)
+        dist = np.empty(BLOCK)
+        best = np.empty(BLOCK, dtype=np.int64)
+        for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
+            start = blk * BLOCK
             n = min(BLOCK, n_samples - start)
-            xt = buf_xt[t]
-            best_dist = buf_dist[t, 0]
-            dist = buf_dist[t, 1]
-            best = buf_best[t]
             _load_block(X, start, n, xt)
             for b in range(n):
                 best_dist[b] = np.inf
@@ -409,8 +406,6 @@ def lloyd_step(X, centers, labels):
                     if dist[b] < best_dist[b]:
                         best_dist[b] = dist[b]
                         best[b] = k
-            part_counts[t, :] = 0.0
-            part_sums[t, :, :] = 0.0
             s = 0.0
             for b in range(n):
                 k = best[b]
@@ -419,11 +414,14 @@ def lloyd_step(X, centers, labels):
                 s += best_dist[b]
                 for d in range(n_features):
                     part_sums[t, k, d] += xt[d, b] - centers[k, d]
-            part_inertia[t] = s
-        for t in range(n_wave):
-            counts += part_counts[t]
-            sums += part_sums[t]
-            inertia += part_inertia[t]
+            part_inertia[t] += s
+    counts = np.zeros(n_clusters)
+    sums = np.zeros((n_clusters, n_features))
+    inertia = 0.0
+    for t in range(n_tasks):
+        counts += part_counts[t]
+        sums += part_sums[t]
+        inertia += part_inertia[t]
     return counts, sums, inertia
 
 
@@ -433,16 +431,13 @@ def column_moments(X, shift):
     variance of X without cancellation far from the origin."""
     n_samples, n_features = X.shape
     n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    s1 = np.zeros(n_features)
-    s2 = np.zeros(n_features)
-    part = np.zeros((WAVE, 2, n_features))
-    buf_xt = np.empty((WAVE, n_features, BLOCK))
-    for first in range(0, n_blocks, WAVE):
-        n_wave = min(WAVE, n_blocks - first)
-        for t in prange(n_wave):
-            start = (first + t) * BLOCK
+    per_task, n_tasks = _task_layout(n_samples, 2 * n_features)
+    part = np.zeros((n_tasks, 2, n_features))
+    for t in prange(n_tasks):
+        xt = np.empty((n_features, BLOCK))
+        for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
+            start = blk * BLOCK
             n = min(BLOCK, n_samples - start)
-            xt = buf_xt[t]
             _load_block(X, start, n, xt)
             for d in range(n_features):
                 c = shift[d]
@@ -452,9 +447,11 @@ def column_moments(X, shift):
                     v = xt[d, b] - c
                     a += v
                     q += v * v
-                part[t, 0, d] = a
-                part[t, 1, d] = q
-        for t in range(n_wave):
-            s1 += part[t, 0]
-            s2 += part[t, 1]
+                part[t, 0, d] += a
+                part[t, 1, d] += q
+    s1 = np.zeros(n_features)
+    s2 = np.zeros(n_features)
+    for t in range(n_tasks):
+        s1 += part[t, 0]
+        s2 += part[t, 1]
     return s1, s2

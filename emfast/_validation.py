@@ -34,7 +34,7 @@ def check_weights(weights, n_components):
         raise ValueError(
             "The parameter 'weights' should be in the range "
             "[0, 1], but got max value %.5f, min value %.5f"
-            % (np.min(weights), np.max(weights))
+            % (np.max(weights), np.min(weights))
         )
     atol = 1e-6 if dtype_in == np.float32 else 1e-8
     if not np.allclose(abs(1.0 - np.sum(weights)), 0.0, atol=atol):

@@ -455,7 +455,7 @@ default='kmeans'
         if n_samples < 1:
             raise ValueError(
                 "Invalid value for 'n_samples': %d . The sampling requires at "
-                "least one sample." % (self.n_components)
+                "least one sample." % (n_samples)
             )
         _, n_features = self.means_.shape
         rng = check_random_state(self.random_state)

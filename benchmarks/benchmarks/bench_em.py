@@ -1,0 +1,126 @@
+"""asv benchmarks: emfast against sklearn on the standard workloads W1-W6.
+
+Every workload runs at ``EMFAST_BENCH_SCALE`` times its number of samples
+(default 0.1; 1 gives the sizes of DESIGN.md). Data generation, initial
+parameters and JIT compilation happen in the untimed ``setup``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
+from .common import (
+    WORKLOAD_NAMES,
+    emfast_iteration,
+    initial_parameters,
+    precisions_from_parameters,
+    scaled_n_samples,
+    sklearn_estimator,
+    sklearn_iteration,
+    workload_data,
+)
+
+LIBRARIES = ["emfast", "sklearn"]
+# Bounded iteration counts keep sklearn's fits to seconds at the default scale.
+PEAKMEM_MAX_ITER = 10
+TRACK_MAX_ITER = 5
+
+
+def _estimator_class(library):
+    if library == "emfast":
+        from emfast import GaussianMixture
+    else:
+        from sklearn.mixture import GaussianMixture
+    return GaussianMixture
+
+
+def _warm_up_emfast(X, workload):
+    """Compile (or load from the disk cache) the kernels a fit uses."""
+    from emfast import GaussianMixture
+
+    subset = X[: 20 * workload.n_components]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GaussianMixture(
+            workload.n_components,
+            covariance_type=workload.covariance_type,
+            max_iter=2,
+            random_state=0,
+        ).fit(subset)
+
+
+class Iteration:
+    """One EM iteration (E-step + M-step) from identical initial parameters."""
+
+    params = (WORKLOAD_NAMES, LIBRARIES)
+    param_names = ("workload", "library")
+    number = 1
+    repeat = (1, 5, 30.0)
+    warmup_time = 0.0
+    timeout = 600
+
+    def setup(self, workload, library):
+        self.X, w = workload_data(workload, scaled_n_samples(workload))
+        self.covariance_type = w.covariance_type
+        self.parameters = initial_parameters(self.X, w.n_components, w.covariance_type)
+        if library == "emfast":
+            emfast_iteration(self.X, self.parameters, self.covariance_type)
+
+    def time_iteration(self, workload, library):
+        if library == "emfast":
+            emfast_iteration(self.X, self.parameters, self.covariance_type)
+        else:
+            sk = sklearn_estimator(self.parameters, self.covariance_type)
+            sklearn_iteration(sk, self.X)
+
+
+class Fit:
+    """Whole fits: peak memory (default k-means initialization) and the lower
+    bound reached from identical initial parameters (catches numeric drift;
+    both libraries should agree to about 1e-12)."""
+
+    params = (WORKLOAD_NAMES, LIBRARIES)
+    param_names = ("workload", "library")
+    timeout = 600
+
+    def setup(self, workload, library):
+        self.X, self.workload = workload_data(workload, scaled_n_samples(workload))
+        if library == "emfast":
+            _warm_up_emfast(self.X, self.workload)
+
+    def peakmem_fit(self, workload, library):
+        # asv reports the peak RSS of the whole benchmark process: Python,
+        # imports and the data are included, equally for both libraries.
+        w = self.workload
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _estimator_class(library)(
+                w.n_components,
+                covariance_type=w.covariance_type,
+                max_iter=PEAKMEM_MAX_ITER,
+                random_state=0,
+            ).fit(self.X)
+
+    def track_lower_bound(self, workload, library):
+        w = self.workload
+        parameters = initial_parameters(self.X, w.n_components, w.covariance_type)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = _estimator_class(library)(
+                w.n_components,
+                covariance_type=w.covariance_type,
+                tol=0.0,
+                max_iter=TRACK_MAX_ITER,
+                init_params="random_from_data",
+                weights_init=parameters[0],
+                means_init=parameters[1],
+                precisions_init=precisions_from_parameters(
+                    parameters, w.covariance_type
+                ),
+                random_state=0,
+            ).fit(self.X)
+        return gm.lower_bound_
+
+    track_lower_bound.unit = "mean log-likelihood"

@@ -1,0 +1,73 @@
+"""Shared fixtures.
+
+``SCIPY_ARRAY_API`` must be set before SciPy or scikit-learn is imported:
+without it sklearn's ``check_array_api_input`` estimator check is skipped
+instead of run.
+"""
+
+import os
+
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np
+import pytest
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+# Three well-separated 2-D components with distinct shapes and weights.
+TRUE_WEIGHTS = np.array([0.3, 0.5, 0.2])
+TRUE_MEANS = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, -2.0]])
+TRUE_COVARIANCES = np.array(
+    [
+        [[1.0, 0.3], [0.3, 0.5]],
+        [[0.6, -0.2], [-0.2, 1.2]],
+        [[0.8, 0.0], [0.0, 0.8]],
+    ]
+)
+
+
+def sample_mixture(n_samples, weights, means, covariances, seed):
+    """Points drawn from a full-covariance Gaussian mixture, shuffled."""
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_samples, weights)
+    X = np.vstack(
+        [
+            rng.multivariate_normal(m, c, size=n)
+            for m, c, n in zip(means, covariances, counts)
+        ]
+    )
+    return X[rng.permutation(n_samples)]
+
+
+def initial_params(covariance_type):
+    """Fixed starting parameters, off the truth, in ``precisions_init`` form
+    for ``covariance_type``."""
+    weights = np.array([0.25, 0.45, 0.3])
+    means = TRUE_MEANS + np.array([[0.7, -0.4], [-0.5, 0.6], [0.4, 0.5]])
+    covariances = TRUE_COVARIANCES * np.array([1.8, 0.7, 1.3])[:, None, None]
+    if covariance_type == "full":
+        precisions = np.linalg.inv(covariances)
+    elif covariance_type == "tied":
+        precisions = np.linalg.inv(covariances.mean(axis=0))
+    elif covariance_type == "diag":
+        precisions = 1.0 / np.diagonal(covariances, axis1=1, axis2=2)
+    else:
+        precisions = 1.0 / np.diagonal(covariances, axis1=1, axis2=2).mean(axis=1)
+    return {"weights_init": weights, "means_init": means, "precisions_init": precisions}
+
+
+@pytest.fixture(scope="session")
+def blobs():
+    """1,500 points from three well-separated 2-D Gaussians (float64)."""
+    return sample_mixture(1500, TRUE_WEIGHTS, TRUE_MEANS, TRUE_COVARIANCES, seed=0)
+
+
+@pytest.fixture(params=COVARIANCE_TYPES)
+def covariance_type(request):
+    return request.param
+
+
+@pytest.fixture
+def start(covariance_type):
+    """``initial_params`` for the ``covariance_type`` under test."""
+    return initial_params(covariance_type)

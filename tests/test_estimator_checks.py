@@ -1,0 +1,41 @@
+"""scikit-learn's estimator checks: every one runs and passes, none is
+skipped and none is expected to fail."""
+
+import os
+import unittest
+
+import pytest
+from sklearn.utils.estimator_checks import (
+    estimator_checks_generator,
+    parametrize_with_checks,
+)
+
+from emfast import GaussianMixture
+
+
+def check_name(check):
+    return getattr(check, "func", check).__name__
+
+
+@parametrize_with_checks([GaussianMixture()])
+def test_sklearn_estimator_checks(estimator, check, request):
+    assert request.node.get_closest_marker("xfail") is None
+    assert request.node.get_closest_marker("skip") is None
+    try:
+        check(estimator)
+    except (unittest.SkipTest, pytest.skip.Exception) as exc:
+        # A skipped check would pass silently under pytest: make it fail.
+        pytest.fail(f"{check_name(check)} was skipped: {exc}")
+
+
+def test_array_api_check_is_run():
+    """``check_array_api_input`` is among the checks, and conftest set
+    SCIPY_ARRAY_API before scikit-learn was imported, so it runs instead of
+    skipping."""
+    assert os.environ.get("SCIPY_ARRAY_API") is not None
+    names = [
+        check_name(check)
+        for _, check in estimator_checks_generator(GaussianMixture(), mark=None)
+    ]
+    assert "check_array_api_input" in names
+    assert len(names) >= 40
