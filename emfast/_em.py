@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import time
-from typing import Callable
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -44,8 +44,16 @@ def e_step_stats(X, params: Params, covariance_type: str):
     means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
     center = _tied_center(means, np.asarray(params.weights, dtype=np.float64))
     ll, nk, sx, sxx = _kernels.sufficient_stats(
-        X, means, prec_tri, prec_diag, log_norm, COV_CODES[covariance_type],
-        center, _kernels.RESP_POSTERIOR, _NO_LABELS, 0,
+        X,
+        means,
+        prec_tri,
+        prec_diag,
+        log_norm,
+        COV_CODES[covariance_type],
+        center,
+        _kernels.RESP_POSTERIOR,
+        _NO_LABELS,
+        0,
     )
     return ll / X.shape[0], (nk, sx, sxx), center
 
@@ -60,13 +68,21 @@ def m_step(stats, centers, covariance_type, reg_covar, dtype, tied_center) -> Pa
     return Params(weights, means, covariances, precisions_cholesky)
 
 
-def _params_from_resp(X, covariance_type, reg_covar, dtype, centers, mode, labels,
-                      seed):
+def _params_from_resp(
+    X, covariance_type, reg_covar, dtype, centers, mode, labels, seed
+):
     center = np.ascontiguousarray(centers.mean(axis=0))
     _, nk, sx, sxx = _kernels.sufficient_stats(
-        X, centers, np.empty((0, X.shape[1], X.shape[1])),
-        np.empty((0, X.shape[1])), np.zeros(centers.shape[0]),
-        COV_CODES[covariance_type], center, mode, labels, seed,
+        X,
+        centers,
+        np.empty((0, X.shape[1], X.shape[1])),
+        np.empty((0, X.shape[1])),
+        np.zeros(centers.shape[0]),
+        COV_CODES[covariance_type],
+        center,
+        mode,
+        labels,
+        seed,
     )
     return m_step((nk, sx, sxx), centers, covariance_type, reg_covar, dtype, center)
 
@@ -92,8 +108,18 @@ def _params_at_points(points, n_features, covariance_type, reg_covar, dtype):
     )
 
 
-def initialize(X, *, n_components, covariance_type, reg_covar, init_params,
-               weights_init, means_init, precisions_init, random_state) -> Params:
+def initialize(
+    X,
+    *,
+    n_components,
+    covariance_type,
+    reg_covar,
+    init_params,
+    weights_init,
+    means_init,
+    precisions_init,
+    random_state,
+) -> Params:
     """Initial parameters; user-supplied ones take precedence, as in sklearn."""
     dtype = X.dtype
     n_features = X.shape[1]
@@ -101,15 +127,27 @@ def initialize(X, *, n_components, covariance_type, reg_covar, init_params,
         if init_params == "kmeans":
             centers, labels = kmeans(X, n_components, random_state)
             params = _params_from_resp(
-                X, covariance_type, reg_covar, dtype, centers,
-                _kernels.RESP_LABELS, labels, 0,
+                X,
+                covariance_type,
+                reg_covar,
+                dtype,
+                centers,
+                _kernels.RESP_LABELS,
+                labels,
+                0,
             )
         elif init_params == "random":
             seed = int(random_state.randint(np.iinfo(np.int32).max))
             centers = np.tile(np.asarray(X[0], dtype=np.float64), (n_components, 1))
             params = _params_from_resp(
-                X, covariance_type, reg_covar, dtype, centers,
-                _kernels.RESP_RANDOM, _NO_LABELS, seed,
+                X,
+                covariance_type,
+                reg_covar,
+                dtype,
+                centers,
+                _kernels.RESP_RANDOM,
+                _NO_LABELS,
+                seed,
             )
         else:
             if init_params == "random_from_data":
@@ -120,7 +158,10 @@ def initialize(X, *, n_components, covariance_type, reg_covar, init_params,
                 _, indices = kmeans_plusplus(X, n_components, random_state)
             params = _params_at_points(
                 np.asarray(X[indices]),
-                n_features, covariance_type, reg_covar, dtype,
+                n_features,
+                covariance_type,
+                reg_covar,
+                dtype,
             )
     else:
         params = None
@@ -153,19 +194,20 @@ class VerbosePrinter:
 
     def init_begin(self, n_init):
         if self.verbose >= 1:
-            print("Initialization %d" % n_init)
+            print(f"Initialization {n_init}")
         if self.verbose >= 2:
             self._init_prev_time = self._iter_prev_time = time()
 
     def iter_end(self, n_iter, diff_ll):
         if n_iter % self.verbose_interval == 0:
             if self.verbose == 1:
-                print("  Iteration %d" % n_iter)
+                print(f"  Iteration {n_iter}")
             elif self.verbose >= 2:
                 cur_time = time()
+                lapse = cur_time - self._iter_prev_time
                 print(
-                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
-                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
+                    f"  Iteration {n_iter}\t time lapse {lapse:.5f}s\t"
+                    f" ll change {diff_ll:.5f}"
                 )
                 self._iter_prev_time = cur_time
 
@@ -214,19 +256,46 @@ def fit_em(
     # 100x slower small fits), and one BLAS thread is plenty for K x D x D.
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit_em(
-            X, n_components=n_components, covariance_type=covariance_type,
-            tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init,
-            init_params=init_params, weights_init=weights_init,
-            means_init=means_init, precisions_init=precisions_init,
-            random_state=random_state, warm_params=warm_params,
-            warm_lower_bound=warm_lower_bound, verbose=verbose,
-            verbose_interval=verbose_interval, on_iteration=on_iteration,
+            X,
+            n_components=n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            weights_init=weights_init,
+            means_init=means_init,
+            precisions_init=precisions_init,
+            random_state=random_state,
+            warm_params=warm_params,
+            warm_lower_bound=warm_lower_bound,
+            verbose=verbose,
+            verbose_interval=verbose_interval,
+            on_iteration=on_iteration,
         )
 
 
-def _fit_em(X, *, n_components, covariance_type, tol, reg_covar, max_iter, n_init,
-            init_params, weights_init, means_init, precisions_init, random_state,
-            warm_params, warm_lower_bound, verbose, verbose_interval, on_iteration):
+def _fit_em(
+    X,
+    *,
+    n_components,
+    covariance_type,
+    tol,
+    reg_covar,
+    max_iter,
+    n_init,
+    init_params,
+    weights_init,
+    means_init,
+    precisions_init,
+    random_state,
+    warm_params,
+    warm_lower_bound,
+    verbose,
+    verbose_interval,
+    on_iteration,
+):
     dtype = X.dtype
     printer = VerbosePrinter(verbose, verbose_interval)
     do_init = warm_params is None
@@ -238,10 +307,15 @@ def _fit_em(X, *, n_components, covariance_type, tol, reg_covar, max_iter, n_ini
         printer.init_begin(init)
         if do_init:
             params = initialize(
-                X, n_components=n_components, covariance_type=covariance_type,
-                reg_covar=reg_covar, init_params=init_params,
-                weights_init=weights_init, means_init=means_init,
-                precisions_init=precisions_init, random_state=random_state,
+                X,
+                n_components=n_components,
+                covariance_type=covariance_type,
+                reg_covar=reg_covar,
+                init_params=init_params,
+                weights_init=weights_init,
+                means_init=means_init,
+                precisions_init=precisions_init,
+                random_state=random_state,
             )
         else:
             params = warm_params

@@ -247,7 +247,9 @@ def sufficient_stats(
         resp = np.empty((n_components, BLOCK))
         vec = np.empty((2, BLOCK))
         first = t * per_task
-        for blk in range(first, min(first + per_task, (n_samples + BLOCK - 1) // BLOCK)):
+        for blk in range(
+            first, min(first + per_task, (n_samples + BLOCK - 1) // BLOCK)
+        ):
             start = blk * BLOCK
             n = min(BLOCK, n_samples - start)
             _load_block(X, start, n, xt)
@@ -265,8 +267,17 @@ def sufficient_stats(
             else:
                 _block_random_resp(seed + blk, n, resp)
             _block_stats(
-                xt, n, means, resp, cov_code, center, diff, wdiff,
-                part_nk[t], part_sx[t], part_sxx[t],
+                xt,
+                n,
+                means,
+                resp,
+                cov_code,
+                center,
+                diff,
+                wdiff,
+                part_nk[t],
+                part_sx[t],
+                part_sxx[t],
             )
 
     log_likelihood = 0.0

@@ -122,7 +122,7 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
 def kernel_args(params: Params, covariance_type: str):
     """(means, prec_tri, prec_diag, log_norm) as the kernels take them."""
     means = np.ascontiguousarray(params.means, dtype=np.float64)
-    n_components, n_features = means.shape
+    _n_components, n_features = means.shape
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
     if covariance_type == "full":
         prec_tri = np.ascontiguousarray(pc)

@@ -13,8 +13,7 @@ from sklearn.utils import check_array
 def _check_shape(param, param_shape, name):
     if param.shape != param_shape:
         raise ValueError(
-            "The parameter '%s' should have the shape of %s, but got %s"
-            % (name, param_shape, param.shape)
+            f"The parameter '{name}' should have the shape of {param_shape}, but got {param.shape}"
         )
 
 
@@ -33,14 +32,12 @@ def check_weights(weights, n_components):
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
             "The parameter 'weights' should be in the range "
-            "[0, 1], but got max value %.5f, min value %.5f"
-            % (np.max(weights), np.min(weights))
+            f"[0, 1], but got max value {np.max(weights):.5f}, min value {np.min(weights):.5f}"
         )
     atol = 1e-6 if dtype_in == np.float32 else 1e-8
     if not np.allclose(abs(1.0 - np.sum(weights)), 0.0, atol=atol):
         raise ValueError(
-            "The parameter 'weights' should be normalized, but got sum(weights) = %.5f"
-            % np.sum(weights)
+            f"The parameter 'weights' should be normalized, but got sum(weights) = {np.sum(weights):.5f}"
         )
     return weights
 
@@ -58,7 +55,7 @@ def _check_precision_matrix(precision, covariance_type):
         and np.all(np.linalg.eigvalsh(precision) > 0.0)
     ):
         raise ValueError(
-            "'%s precision' should be symmetric, positive-definite" % covariance_type
+            f"'{covariance_type} precision' should be symmetric, positive-definite"
         )
 
 
@@ -72,12 +69,12 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
         "diag": (n_components, n_features),
         "spherical": (n_components,),
     }
-    _check_shape(precisions, shapes[covariance_type], "%s precision" % covariance_type)
+    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
     if covariance_type == "full":
         for k in range(precisions.shape[0]):
             _check_precision_matrix(precisions[k], covariance_type)
     elif covariance_type == "tied":
         _check_precision_matrix(precisions, covariance_type)
     elif np.any(precisions <= 0.0):
-        raise ValueError("'%s precision' should be positive" % covariance_type)
+        raise ValueError(f"'{covariance_type} precision' should be positive")
     return precisions

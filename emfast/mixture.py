@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -118,7 +119,7 @@ default='kmeans'
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
         "tol": [Interval(Real, 0.0, None, closed="left")],
@@ -232,9 +233,7 @@ default='kmeans'
         (1, 1, True)
         """
         self._validate_params()
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=2
-        )
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = _kernel_input(X)
         if X.shape[0] < self.n_components:
             raise ValueError(
@@ -250,7 +249,9 @@ default='kmeans'
             means_init = check_means(self.means_init, self.n_components, n_features)
         if self.precisions_init is not None:
             precisions_init = check_precisions(
-                self.precisions_init, self.covariance_type, self.n_components,
+                self.precisions_init,
+                self.covariance_type,
+                self.n_components,
                 n_features,
             )
 
@@ -315,9 +316,7 @@ default='kmeans'
         params = Params(
             self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
         )
-        means, prec_tri, prec_diag, log_norm = kernel_args(
-            params, self.covariance_type
-        )
+        means, prec_tri, prec_diag, log_norm = kernel_args(params, self.covariance_type)
         n_samples = X.shape[0]
         log_prob = np.empty(n_samples)
         labels = np.empty(n_samples, dtype=np.int64)
@@ -454,8 +453,8 @@ default='kmeans'
         check_is_fitted(self)
         if n_samples < 1:
             raise ValueError(
-                "Invalid value for 'n_samples': %d . The sampling requires at "
-                "least one sample." % (n_samples)
+                f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                "requires at least one sample."
             )
         _, n_features = self.means_.shape
         rng = check_random_state(self.random_state)

@@ -104,7 +104,9 @@ def make_workload(name, n_samples=None, seed=0):
     ((500, 2), 4, 'full')
     """
     if name not in WORKLOADS:
-        raise ValueError(f"Unknown workload {name!r}; expected one of {list(WORKLOADS)}")
+        raise ValueError(
+            f"Unknown workload {name!r}; expected one of {list(WORKLOADS)}"
+        )
     w = WORKLOADS[name]
     n = w.n_samples if n_samples is None else int(n_samples)
     X, _ = make_blobs(n, w.n_features, w.n_components, seed=seed)
