@@ -229,7 +229,7 @@ default='kmeans'
         >>> from emfast import GaussianMixture
         >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
         >>> labels = GaussianMixture(2, random_state=0).fit_predict(X)
-        >>> len(set(labels[:3])), len(set(labels[3:])), labels[0] != labels[3]
+        >>> len(set(labels[:3])), len(set(labels[3:])), bool(labels[0] != labels[3])
         (1, 1, True)
         """
         self._validate_params()
