@@ -13,26 +13,23 @@ _DEMO_WORKLOAD = "W2"
 _SHOWN_COORDS = 4
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_at_least(minimum: int):
+    """argparse type: an integer no smaller than ``minimum``."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {value}"
+            )
+        return value
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f"expected a non-negative integer, got {value}"
-        )
-    return value
+    return parse
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -55,14 +52,14 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--n-samples",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=None,
         metavar="N",
         help="number of points (default: 1,000,000)",
     )
     demo.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_int_at_least(0),
         default=0,
         help="seed of the data and of the initialization (default: 0)",
     )
