@@ -66,30 +66,56 @@ def _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, y, logp):
     n_features = xt.shape[0]
     for k in range(means.shape[0]):
         acc = logp[k]
-        for b in range(n):
-            acc[b] = 0.0
         if prec_tri.shape[0] > 0:
             u = prec_tri[k if prec_tri.shape[0] > 1 else 0]
             _center(xt, means[k], n, diff)
             # y_j = sum_{i <= j} (x - mu)_i U[i, j]; U is upper triangular.
+            # Terms go in pairs to halve the loads and stores of y.
             for j in range(n_features):
+                u0 = u[0, j]
+                r0 = diff[0]
                 for b in range(n):
-                    y[b] = 0.0
-                for i in range(j + 1):
-                    uij = u[i, j]
-                    row = diff[i]
+                    y[b] = r0[b] * u0
+                for i in range(1, j, 2):
+                    ua = u[i, j]
+                    ub = u[i + 1, j]
+                    ra = diff[i]
+                    rb = diff[i + 1]
                     for b in range(n):
-                        y[b] += row[b] * uij
-                for b in range(n):
-                    acc[b] += y[b] * y[b]
+                        y[b] += ra[b] * ua + rb[b] * ub
+                if j > 0 and j % 2 == 1:
+                    ua = u[j, j]
+                    ra = diff[j]
+                    for b in range(n):
+                        y[b] += ra[b] * ua
+                if j == 0:
+                    for b in range(n):
+                        acc[b] = y[b] * y[b]
+                else:
+                    for b in range(n):
+                        acc[b] += y[b] * y[b]
         else:
-            for d in range(n_features):
-                p = prec_diag[k, d] * prec_diag[k, d]
-                m = means[k, d]
-                row = xt[d]
+            for b in range(n):
+                acc[b] = 0.0
+            for d in range(0, n_features - 1, 2):
+                pa = prec_diag[k, d] * prec_diag[k, d]
+                pb = prec_diag[k, d + 1] * prec_diag[k, d + 1]
+                ma = means[k, d]
+                mb = means[k, d + 1]
+                ra = xt[d]
+                rb = xt[d + 1]
                 for b in range(n):
-                    t = row[b] - m
-                    acc[b] += t * t * p
+                    ta = ra[b] - ma
+                    tb = rb[b] - mb
+                    acc[b] += ta * ta * pa + tb * tb * pb
+            if n_features % 2 == 1:
+                d = n_features - 1
+                pa = prec_diag[k, d] * prec_diag[k, d]
+                ma = means[k, d]
+                ra = xt[d]
+                for b in range(n):
+                    ta = ra[b] - ma
+                    acc[b] += ta * ta * pa
         c = log_norm[k]
         for b in range(n):
             acc[b] = c - 0.5 * acc[b]
@@ -224,6 +250,21 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
         for b in range(n):
             s += r[b]
         nk[k] += s
+        if cov_code == DIAG:
+            # One fused loop per feature: no centred copies to store.
+            for d in range(n_features):
+                m = means[k, d]
+                row = xt[d]
+                s1 = 0.0
+                s2 = 0.0
+                for b in range(n):
+                    t = row[b] - m
+                    w = r[b] * t
+                    s1 += w
+                    s2 += w * t
+                sx[k, d] += s1
+                sxx[k, 0, d] += s2
+            continue
         _center(xt, means[k], n, diff)
         for d in range(n_features):
             row = diff[d]
@@ -243,14 +284,6 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
                     for b in range(n):
                         s += wi[b] * dj[b]
                     sxx[k, i, j] += s
-        elif cov_code == DIAG:
-            for d in range(n_features):
-                wi = wdiff[d]
-                di = diff[d]
-                s = 0.0
-                for b in range(n):
-                    s += wi[b] * di[b]
-                sxx[k, 0, d] += s
     if cov_code == TIED:
         # Total scatter around a fixed centre; the M-step removes the
         # between-component part.
