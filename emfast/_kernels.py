@@ -410,7 +410,9 @@ def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels
         logp = np.empty((n_components, BLOCK))
         work = np.empty((4, BLOCK))
         _load_block(X, start, n, xt)
-        _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], logp)
+        _block_log_prob(
+            xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], logp
+        )
         _block_normalize(logp, n, work)
         for b in range(n):
             log_prob_norm[start + b] = work[0, b] + np.log(work[1, b])

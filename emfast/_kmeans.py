@@ -50,6 +50,26 @@ def data_variance(X) -> np.ndarray:
     return np.maximum(s2 / n - mean_shift**2, 0.0)
 
 
+# k-means on more points than this starts on a random subsample of this many
+# rows, then refines on all of them: seeding costs about
+# n_clusters * (3 + log(n_clusters)) passes over the points it sees.
+SUBSAMPLE_SIZE = 50_000
+
+
+def _lloyd(X, centers, labels, max_iter, threshold):
+    """Lloyd iterations from ``centers`` until the squared centre shift is at
+    most ``threshold``; returns (centers, iterations run)."""
+    for n_iter in range(1, max_iter + 1):
+        counts, sums, _inertia = _kernels.lloyd_step(X, centers, labels)
+        shift = np.zeros_like(centers)
+        filled = counts > 0
+        shift[filled] = sums[filled] / counts[filled, None]
+        centers = centers + shift
+        if np.sum(shift**2) <= threshold:
+            return centers, n_iter
+    return centers, max_iter
+
+
 def kmeans(
     X,
     n_clusters: int,
@@ -61,18 +81,24 @@ def kmeans(
 
     Stops when the squared centre shift is at most ``tol`` times the mean
     feature variance, or after ``max_iter`` iterations. An empty cluster keeps
-    its centre. Returns ``(centers, labels)``.
+    its centre. On more than ``SUBSAMPLE_SIZE`` points, seeding and the first
+    Lloyd iterations run on a random subsample of that size, and Lloyd
+    iterations on all points finish the job. Returns ``(centers, labels)``.
     """
+    n_samples = X.shape[0]
     threshold = tol * float(np.mean(data_variance(X)))
-    centers, _ = kmeans_plusplus(X, n_clusters, random_state)
-    labels = np.empty(X.shape[0], dtype=np.int64)
-    for _ in range(max_iter):
-        counts, sums, _inertia = _kernels.lloyd_step(X, centers, labels)
-        shift = np.zeros_like(centers)
-        filled = counts > 0
-        shift[filled] = sums[filled] / counts[filled, None]
-        centers = centers + shift
-        if np.sum(shift**2) <= threshold:
-            break
+    subsample_size = max(SUBSAMPLE_SIZE, 100 * n_clusters)
+    if n_samples > subsample_size:
+        rows = np.sort(random_state.choice(n_samples, subsample_size, replace=False))
+        sub = np.ascontiguousarray(X[rows])
+        sub.flags.writeable = False  # the form the kernels are compiled for
+        centers, _ = kmeans_plusplus(sub, n_clusters, random_state)
+        sub_labels = np.empty(subsample_size, dtype=np.int64)
+        centers, used = _lloyd(sub, centers, sub_labels, max_iter, threshold)
+        max_iter = max(1, max_iter - used)
+    else:
+        centers, _ = kmeans_plusplus(X, n_clusters, random_state)
+    labels = np.empty(n_samples, dtype=np.int64)
+    centers, _ = _lloyd(X, centers, labels, max_iter, threshold)
     _kernels.lloyd_step(X, centers, labels)
     return centers, labels
