@@ -70,24 +70,25 @@ def _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, y, logp):
             u = prec_tri[k if prec_tri.shape[0] > 1 else 0]
             _center(xt, means[k], n, diff)
             # y_j = sum_{i <= j} (x - mu)_i U[i, j]; U is upper triangular.
-            # Terms go in pairs to halve the loads and stores of y.
+            # Terms go in fours to cut the loads and stores of y.
             for j in range(n_features):
                 u0 = u[0, j]
                 r0 = diff[0]
                 for b in range(n):
                     y[b] = r0[b] * u0
-                for i in range(1, j, 2):
-                    ua = u[i, j]
-                    ub = u[i + 1, j]
-                    ra = diff[i]
-                    rb = diff[i + 1]
+                i = 1
+                while i + 4 <= j + 1:
+                    ua, ub, uc, ud = u[i, j], u[i + 1, j], u[i + 2, j], u[i + 3, j]
+                    ra, rb, rc, rd = diff[i], diff[i + 1], diff[i + 2], diff[i + 3]
                     for b in range(n):
-                        y[b] += ra[b] * ua + rb[b] * ub
-                if j > 0 and j % 2 == 1:
-                    ua = u[j, j]
-                    ra = diff[j]
+                        y[b] += (ra[b] * ua + rb[b] * ub) + (rc[b] * uc + rd[b] * ud)
+                    i += 4
+                while i <= j:
+                    ua = u[i, j]
+                    ra = diff[i]
                     for b in range(n):
                         y[b] += ra[b] * ua
+                    i += 1
                 if j == 0:
                     for b in range(n):
                         acc[b] = y[b] * y[b]
@@ -240,6 +241,39 @@ def _block_label_resp(labels, start, n, resp):
 
 
 @jit()
+def _lower_products(a, c, n, out):
+    """out[i, j] += sum_b a[i, b] * c[j, b] for j <= i, four j at a time (one
+    load of a[i] serves four products)."""
+    for i in range(a.shape[0]):
+        ai = a[i]
+        j = 0
+        while j + 4 <= i + 1:
+            c0, c1, c2, c3 = c[j], c[j + 1], c[j + 2], c[j + 3]
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            for b in range(n):
+                v = ai[b]
+                s0 += v * c0[b]
+                s1 += v * c1[b]
+                s2 += v * c2[b]
+                s3 += v * c3[b]
+            out[i, j] += s0
+            out[i, j + 1] += s1
+            out[i, j + 2] += s2
+            out[i, j + 3] += s3
+            j += 4
+        while j <= i:
+            cj = c[j]
+            s = 0.0
+            for b in range(n):
+                s += ai[b] * cj[b]
+            out[i, j] += s
+            j += 1
+
+
+@jit()
 def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx):
     """Add the block's responsibility-weighted statistics, centred on the
     current means, into nk (K,), sx (K, D) and sxx (see ``sufficient_stats``)."""
@@ -276,26 +310,12 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
                 s += w
             sx[k, d] += s
         if cov_code == FULL:
-            for i in range(n_features):
-                wi = wdiff[i]
-                for j in range(i + 1):
-                    dj = diff[j]
-                    s = 0.0
-                    for b in range(n):
-                        s += wi[b] * dj[b]
-                    sxx[k, i, j] += s
+            _lower_products(wdiff, diff, n, sxx[k])
     if cov_code == TIED:
         # Total scatter around a fixed centre; the M-step removes the
         # between-component part.
         _center(xt, center, n, diff)
-        for i in range(n_features):
-            di = diff[i]
-            for j in range(i + 1):
-                dj = diff[j]
-                s = 0.0
-                for b in range(n):
-                    s += di[b] * dj[b]
-                sxx[0, i, j] += s
+        _lower_products(diff, diff, n, sxx[0])
 
 
 @jit()
