@@ -1,5 +1,6 @@
 """The ``emfast`` command: ``emfast demo`` fits the W2 workload and prints the
-model, optionally side by side with scikit-learn."""
+model, optionally side by side with scikit-learn; ``emfast bench`` times emfast
+against scikit-learn on the standard workloads."""
 
 from __future__ import annotations
 
@@ -69,7 +70,116 @@ def _build_parser() -> argparse.ArgumentParser:
         help="also fit sklearn.mixture.GaussianMixture and print both side by side",
     )
     demo.set_defaults(handler=_demo)
+    _add_bench_parser(subparsers)
     return parser
+
+
+def _workload_list(text: str) -> list[str]:
+    """argparse type: comma-separated workload names."""
+    from .workloads import WORKLOADS
+
+    names = [name.strip().upper() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in WORKLOADS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names from {','.join(WORKLOADS)}, got {text!r}"
+        )
+    return names
+
+
+def _add_bench_parser(subparsers) -> None:
+    bench = subparsers.add_parser(
+        "bench",
+        help="time emfast against scikit-learn on the standard workloads",
+        description=(
+            "For each workload, time one EM iteration (E-step + M-step) of "
+            "emfast and of scikit-learn from identical initial parameters "
+            "(median over --repeat), and print the ratio, emfast's achieved "
+            "GFLOP/s against this machine's float64 matrix-multiply rate, and "
+            "the peak memory of a fit in a fresh process. With --startup, "
+            "measure start-up instead: import time, and the first fit in a "
+            "fresh process with a warm, a cold and a read-only cache."
+        ),
+    )
+    bench.add_argument(
+        "--workloads",
+        type=_workload_list,
+        default=None,
+        metavar="W1,W2,...",
+        help="workloads to run (default: all six, W1-W6)",
+    )
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced sizes: N/20 (W6: N/50); about a minute on 2 cores",
+    )
+    bench.add_argument(
+        "--n-samples",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="number of samples for every workload (overrides --quick)",
+    )
+    bench.add_argument(
+        "--repeat",
+        type=_int_at_least(1),
+        default=3,
+        help="timed iterations per library, median reported (default: 3)",
+    )
+    bench.add_argument(
+        "--seed", type=_int_at_least(0), default=0, help="seed of the data"
+    )
+    bench.add_argument("--no-sklearn", action="store_true", help="run emfast only")
+    bench.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="skip the peak-memory fits in fresh processes",
+    )
+    bench.add_argument(
+        "--startup",
+        action="store_true",
+        help=(
+            "measure start-up instead of the workloads: import overhead, "
+            "first fit with a warm and a cold compile cache, read-only package"
+        ),
+    )
+    bench.add_argument(
+        "--json", metavar="FILE", default=None, help="also save the results as JSON"
+    )
+    bench.set_defaults(handler=_bench)
+
+
+def _bench(args) -> int:
+    import json
+
+    from . import bench
+
+    def progress(message: str) -> None:
+        print(f"[{perf_counter() - start:6.1f} s] {message}", file=sys.stderr)
+
+    start = perf_counter()
+    if args.startup:
+        progress("start-up measurements (fresh processes; one cold compile)")
+        results = bench.startup(repeat=max(args.repeat, 5))
+        print(bench.format_startup(results))
+    else:
+        results = bench.run(
+            args.workloads,
+            quick=args.quick,
+            n_samples=args.n_samples,
+            repeat=args.repeat,
+            sklearn=not args.no_sklearn,
+            memory=not args.no_memory,
+            seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_results(results))
+    if args.json is not None:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+        print(f"Results saved to {args.json}")
+    return 0
 
 
 def _fit_timed(estimator, X):

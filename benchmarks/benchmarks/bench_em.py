@@ -10,16 +10,17 @@ from __future__ import annotations
 import warnings
 
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from .common import (
     WORKLOAD_NAMES,
+    benchmark_data,
     emfast_iteration,
     initial_parameters,
     precisions_from_parameters,
     scaled_n_samples,
     sklearn_estimator,
     sklearn_iteration,
-    workload_data,
 )
 
 LIBRARIES = ["emfast", "sklearn"]
@@ -52,7 +53,8 @@ def _warm_up_emfast(X, workload):
 
 
 class Iteration:
-    """One EM iteration (E-step + M-step) from identical initial parameters."""
+    """One EM iteration (E-step + M-step) from identical initial parameters;
+    emfast's under one BLAS thread, as in its ``fit``."""
 
     params = (WORKLOAD_NAMES, LIBRARIES)
     param_names = ("workload", "library")
@@ -62,11 +64,17 @@ class Iteration:
     timeout = 600
 
     def setup(self, workload, library):
-        self.X, w = workload_data(workload, scaled_n_samples(workload))
+        self.X, w = benchmark_data(workload, scaled_n_samples(workload))
         self.covariance_type = w.covariance_type
         self.parameters = initial_parameters(self.X, w.n_components, w.covariance_type)
+        self._blas_limit = None
         if library == "emfast":
+            self._blas_limit = threadpool_limits(limits=1, user_api="blas")
             emfast_iteration(self.X, self.parameters, self.covariance_type)
+
+    def teardown(self, workload, library):
+        if self._blas_limit is not None:
+            self._blas_limit.restore_original_limits()
 
     def time_iteration(self, workload, library):
         if library == "emfast":
@@ -86,7 +94,7 @@ class Fit:
     timeout = 600
 
     def setup(self, workload, library):
-        self.X, self.workload = workload_data(workload, scaled_n_samples(workload))
+        self.X, self.workload = benchmark_data(workload, scaled_n_samples(workload))
         if library == "emfast":
             _warm_up_emfast(self.X, self.workload)
 

@@ -1,0 +1,1165 @@
+"""Benchmarks of emfast against scikit-learn: the ``emfast bench`` command.
+
+Everything here measures emfast and ``sklearn.mixture.GaussianMixture`` side
+by side, in the same run, on the standard workloads of
+:mod:`emfast.workloads`:
+
+* **One EM iteration** (E-step + M-step) from identical initial parameters:
+  emfast's fused statistics pass (:func:`emfast._em.e_step_stats`) plus its
+  M-step (:func:`emfast._em.m_step`), under one BLAS thread as in emfast's
+  ``fit``; sklearn's ``_e_step`` plus ``_m_step`` after ``_set_parameters``.
+  The median over repeats is reported, with the ratio.
+* **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`), against
+  this machine's float64 matrix-multiply rate (:func:`matmul_gflops`).
+* **Peak memory** of a fit in a fresh process (:func:`fit_peak_rss`).
+* **Start-up** (:func:`import_overhead`, :func:`first_fit_overhead`,
+  :func:`readonly_cache_check`): import time, and the first fit in a fresh
+  process with the compile cache warm, cold, and in a read-only package.
+
+The functions return plain dicts (what ``emfast bench --json`` saves);
+:func:`format_results` and :func:`format_startup` turn them into the tables
+the command prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from statistics import median
+from time import perf_counter
+
+import numpy as np
+
+from ._params import Params, compute_precision_cholesky
+from .workloads import WORKLOADS, make_workload
+
+MIB = 2**20
+REG_COVAR = 1e-6
+# ``--quick`` divides every workload's number of samples by this (W6: by 50).
+QUICK_DIVISOR = 20
+QUICK_DIVISORS = {"W6": 50}
+# Small data for the start-up measurements: W2's shape, default fit.
+STARTUP_WORKLOAD = "W2"
+STARTUP_N_SAMPLES = 20_000
+
+# ---------------------------------------------------------------------------
+# Machine and flop counts
+
+
+def matmul_gflops(n: int = 2000, repeat: int = 3) -> float:
+    """The machine's float64 matrix-multiply rate, in GFLOP/s.
+
+    Times ``np.dot`` of two random ``n`` x ``n`` float64 matrices (with
+    BLAS's default number of threads) and counts ``2 n**3`` flops; the best of
+    ``repeat`` runs after one warm-up is reported.
+
+    Parameters
+    ----------
+    n : int, default=2000
+        Size of the square matrices.
+    repeat : int, default=3
+        Number of timed products.
+
+    Returns
+    -------
+    gflops : float
+        Billions of floating-point operations per second.
+
+    Examples
+    --------
+    >>> from emfast.bench import matmul_gflops
+    >>> matmul_gflops(n=200, repeat=2) > 0
+    True
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n))
+    b = rng.standard_normal((n, n))
+    np.dot(a, b)
+    best = np.inf
+    for _ in range(repeat):
+        start = perf_counter()
+        np.dot(a, b)
+        best = min(best, perf_counter() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+def iteration_flops(
+    n_samples: int, n_features: int, n_components: int, covariance_type: str
+) -> float:
+    """Approximate floating-point operations of one EM iteration.
+
+    A multiply-add counts as 2 flops. Per point and component, with
+    ``D = n_features``:
+
+    * ``'full'``: whitening by the triangular precision Cholesky factor
+      (D(D+1)/2 multiply-adds), the squared norm (D), the weighted sum (D),
+      the lower triangle of the weighted second moments (D(D+1)/2), and about
+      10 for exp, log-sum-exp and the responsibility: in all
+      ``2 N K (D**2 + 3 D + 10)``.
+    * ``'tied'``: the same E-step, but the second moments once per point:
+      ``2 N (K (D**2 / 2 + 3 D + 10) + D**2 / 2)``.
+    * ``'diag'`` and ``'spherical'``: scaled difference, squared norm,
+      weighted sum and weighted squares (D each), plus 10:
+      ``2 N K (4 D + 10)``.
+
+    The M-step (O(K D**3)) and the centring subtractions are left out.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_components : int
+        N, D and K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+
+    Returns
+    -------
+    flops : float
+        The operation count.
+
+    Examples
+    --------
+    >>> from emfast.bench import iteration_flops
+    >>> iteration_flops(1_000_000, 8, 16, "full") / 1e9  # W2: GFLOP
+    3.136
+    """
+    n, d, k = float(n_samples), float(n_features), float(n_components)
+    if covariance_type == "full":
+        return 2.0 * n * k * (d * d + 3.0 * d + 10.0)
+    if covariance_type == "tied":
+        return 2.0 * n * (k * (d * d / 2.0 + 3.0 * d + 10.0) + d * d / 2.0)
+    if covariance_type in ("diag", "spherical"):
+        return 2.0 * n * k * (4.0 * d + 10.0)
+    raise ValueError(f"Unknown covariance_type {covariance_type!r}")
+
+
+def machine_info() -> dict:
+    """CPU model, core count and library versions of this machine.
+
+    Returns
+    -------
+    info : dict
+        ``cpu``, ``n_cpus``, ``numba_threads``, ``python``, ``numpy``,
+        ``numba``, ``scikit-learn`` and ``blas`` (the BLAS libraries that
+        threadpoolctl sees, with their thread counts).
+
+    Examples
+    --------
+    >>> from emfast.bench import machine_info
+    >>> info = machine_info()
+    >>> info["n_cpus"] >= 1 and "numba" in info
+    True
+    """
+    import numba
+    import sklearn
+    from threadpoolctl import threadpool_info
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return {
+        "cpu": cpu,
+        "n_cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scikit-learn": sklearn.__version__,
+        "blas": blas,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Data, initial parameters and one iteration of each library
+
+
+def benchmark_data(name: str, n_samples: int | None = None, seed: int = 0):
+    """A workload's data in the form emfast's kernels take.
+
+    Parameters
+    ----------
+    name : {'W1', 'W2', 'W3', 'W4', 'W5', 'W6'}
+        The workload.
+    n_samples : int, optional
+        Override the workload's number of samples.
+    seed : int, default=0
+        Seed of the data.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        float64, C-contiguous and read-only: ``GaussianMixture.fit`` hands its
+        kernels read-only arrays, so this form needs no extra compilation.
+    workload : Workload
+        Sizes and covariance type.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data
+    >>> X, w = benchmark_data("W2", n_samples=100)
+    >>> X.shape, X.flags.writeable, w.n_components
+    ((100, 8), False, 16)
+    """
+    X, workload = make_workload(name, n_samples=n_samples, seed=seed)
+    X = np.ascontiguousarray(X)
+    X.flags.writeable = False
+    return X, workload
+
+
+def initial_parameters(X, n_components: int, covariance_type: str, seed: int = 0):
+    """Identical starting parameters for both libraries, in sklearn's form.
+
+    Uniform weights, means at distinct random data points, and the data's
+    covariance (plus ``REG_COVAR`` on the diagonal, reduced to the covariance
+    type) for every component.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data.
+    n_components : int
+        Number of components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+    seed : int, default=0
+        Seed of the choice of means.
+
+    Returns
+    -------
+    parameters : tuple
+        ``(weights, means, covariances, precisions_cholesky)``, the tuple
+        sklearn's ``_set_parameters`` takes.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, initial_parameters
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> weights, means, covariances, precisions_cholesky = initial_parameters(
+    ...     X, 4, "full")
+    >>> means.shape, covariances.shape
+    ((4, 2), (4, 2, 2))
+    """
+    rng = np.random.default_rng(seed + 12345)
+    n_samples, n_features = X.shape
+    means = np.array(X[np.sort(rng.choice(n_samples, n_components, replace=False))])
+    weights = np.full(n_components, 1.0 / n_components)
+    cov = np.atleast_2d(np.cov(X, rowvar=False)) + REG_COVAR * np.eye(n_features)
+    if covariance_type == "full":
+        covariances = np.tile(cov, (n_components, 1, 1))
+    elif covariance_type == "tied":
+        covariances = cov
+    elif covariance_type == "diag":
+        covariances = np.tile(np.diag(cov), (n_components, 1))
+    else:
+        covariances = np.full(n_components, np.diag(cov).mean())
+    precisions_cholesky = compute_precision_cholesky(covariances, covariance_type)
+    return weights, means, covariances, precisions_cholesky
+
+
+def precisions_from_parameters(parameters, covariance_type: str):
+    """``precisions_init`` for either estimator, from :func:`initial_parameters`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.bench import benchmark_data, initial_parameters
+    >>> from emfast.bench import precisions_from_parameters
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> p = initial_parameters(X, 4, "full")
+    >>> bool(np.allclose(precisions_from_parameters(p, "full")[0] @ p[2][0],
+    ...                  np.eye(2)))
+    True
+    """
+    pc = parameters[3]
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", pc, pc)
+    if covariance_type == "tied":
+        return pc @ pc.T
+    return pc**2
+
+
+def emfast_iteration(X, parameters, covariance_type: str):
+    """One EM iteration of emfast: the fused E-step pass and the M-step.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data as :func:`benchmark_data` returns it (read-only, C-contiguous).
+    parameters : tuple
+        ``(weights, means, covariances, precisions_cholesky)``.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+
+    Returns
+    -------
+    log_likelihood : float
+        Mean log-likelihood of X under ``parameters`` (the E-step's).
+    params : emfast._params.Params
+        The updated parameters.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, emfast_iteration
+    >>> from emfast.bench import initial_parameters
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> ll, params = emfast_iteration(X, initial_parameters(X, 4, "full"), "full")
+    >>> params.means.shape
+    (4, 2)
+    """
+    from . import _em
+
+    params = Params(*parameters)
+    log_likelihood, stats, tied_center = _em.e_step_stats(X, params, covariance_type)
+    new = _em.m_step(
+        stats, params.means, covariance_type, REG_COVAR, X.dtype, tied_center
+    )
+    return log_likelihood, new
+
+
+def sklearn_estimator(parameters, covariance_type: str):
+    """A ``sklearn.mixture.GaussianMixture`` holding ``parameters`` (copies),
+    ready for :func:`sklearn_iteration`.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, initial_parameters
+    >>> from emfast.bench import sklearn_estimator, sklearn_iteration
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> sk = sklearn_estimator(initial_parameters(X, 4, "full"), "full")
+    >>> ll = sklearn_iteration(sk, X)
+    >>> sk.means_.shape
+    (4, 2)
+    """
+    from sklearn.mixture import GaussianMixture
+
+    sk = GaussianMixture(
+        len(parameters[0]), covariance_type=covariance_type, reg_covar=REG_COVAR
+    )
+    sk._set_parameters(tuple(np.array(p, copy=True) for p in parameters))
+    return sk
+
+
+def sklearn_iteration(sk, X) -> float:
+    """One E-step and M-step of sklearn's EM loop; updates ``sk`` in place and
+    returns the E-step's mean log-likelihood (see :func:`sklearn_estimator`)."""
+    log_likelihood, log_resp = sk._e_step(X)
+    sk._m_step(X, log_resp)
+    return float(log_likelihood)
+
+
+# ---------------------------------------------------------------------------
+# Peak memory of a fit in a fresh process
+
+# argv: data.npy library n_components covariance_type max_iter
+_PEAK_RSS_SCRIPT = r"""
+import json, sys, warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(field + " not in /proc/self/status")
+
+path, library, n_components, covariance_type, max_iter = sys.argv[1:6]
+n_components, max_iter = int(n_components), int(max_iter)
+if library == "emfast":
+    from emfast import GaussianMixture
+else:
+    from sklearn.mixture import GaussianMixture
+
+def make(max_iter):
+    return GaussianMixture(n_components, covariance_type=covariance_type,
+                           max_iter=max_iter, random_state=0)
+
+# Compile (emfast) or import lazily loaded modules (both) on a small slice.
+header = np.load(path, mmap_mode="r")
+warm = np.array(header[: 50 * n_components])
+del header
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    make(2).fit(warm)
+del warm
+baseline = status("VmRSS")
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    reset = True
+except OSError:
+    reset = False
+X = np.load(path)
+after_load = status("VmRSS")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    gm = make(max_iter).fit(X)
+print(json.dumps({
+    "baseline": baseline, "after_load": after_load, "peak": status("VmHWM"),
+    "peak_reset": reset, "data_bytes": X.nbytes, "n_iter": gm.n_iter_,
+    "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
+}))
+"""
+
+
+def fit_peak_rss(
+    X, n_components: int, covariance_type: str, library: str = "emfast", max_iter=100
+) -> dict:
+    """Peak memory of a ``GaussianMixture`` fit in a fresh process.
+
+    The data go to a temporary ``.npy`` file; a fresh Python process imports
+    the library, fits a small slice (compilation, lazy imports), records its
+    RSS (the baseline), resets the peak RSS (``/proc/self/clear_refs``),
+    ``np.load``-s the data and fits ``GaussianMixture(n_components,
+    covariance_type=..., max_iter=max_iter, random_state=0)`` with the default
+    k-means initialization. Linux only (``/proc/self/status``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data.
+    n_components : int
+        Number of components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+    library : {'emfast', 'sklearn'}, default='emfast'
+        Whose ``GaussianMixture`` to fit.
+    max_iter : int, default=100
+        EM iterations at most.
+
+    Returns
+    -------
+    result : dict
+        ``increase`` (peak RSS over the baseline, data included, bytes),
+        ``limit`` (data + 10 % + 64 MiB), ``within`` (bool), and the raw
+        ``baseline``, ``after_load``, ``peak`` (VmHWM), ``peak_reset``
+        (whether VmHWM could be reset: if not, ``peak`` may include the
+        warm-up), ``data_bytes``, ``n_iter``, ``converged``, ``lower_bound``.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, fit_peak_rss
+    >>> X, w = benchmark_data("W1", n_samples=5000)
+    >>> m = fit_peak_rss(X, 4, "full")
+    >>> m["within"], m["data_bytes"]
+    (True, 80000)
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.npy")
+        np.save(path, X)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _PEAK_RSS_SCRIPT,
+                path,
+                library,
+                str(n_components),
+                covariance_type,
+                str(max_iter),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["increase"] = result["peak"] - result["baseline"]
+    result["limit"] = 1.1 * result["data_bytes"] + 64 * MIB
+    result["within"] = result["increase"] <= result["limit"]
+    return result
+
+
+# ---------------------------------------------------------------------------
+# One workload, side by side
+
+
+def quick_n_samples(name: str) -> int:
+    """The reduced number of samples ``--quick`` uses for workload ``name``.
+
+    Examples
+    --------
+    >>> from emfast.bench import quick_n_samples
+    >>> quick_n_samples("W2"), quick_n_samples("W6")
+    (50000, 200000)
+    """
+    return WORKLOADS[name].n_samples // QUICK_DIVISORS.get(name, QUICK_DIVISOR)
+
+
+def _median_seconds(fn, repeat: int, setup=None) -> float:
+    times = []
+    for _ in range(repeat):
+        arg = None if setup is None else setup()
+        start = perf_counter()
+        fn(arg)
+        times.append(perf_counter() - start)
+    return median(times)
+
+
+def run_workload(
+    name: str,
+    *,
+    n_samples: int | None = None,
+    repeat: int = 3,
+    sklearn: bool = True,
+    memory: bool = True,
+    matmul: float | None = None,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """Benchmark one workload: emfast and sklearn side by side.
+
+    Parameters
+    ----------
+    name : {'W1', 'W2', 'W3', 'W4', 'W5', 'W6'}
+        The workload.
+    n_samples : int, optional
+        Override the workload's number of samples.
+    repeat : int, default=3
+        Timed iterations per library; the median is reported.
+    sklearn : bool, default=True
+        Also time (and, with ``memory``, measure) scikit-learn.
+    memory : bool, default=True
+        Measure the peak RSS of fits in fresh processes
+        (:func:`fit_peak_rss`): emfast's default fit, and sklearn's fit with
+        ``max_iter=1`` (its k-means and one iteration reach its peak, which
+        every further iteration repeats).
+    matmul : float, optional
+        The machine's matrix-multiply GFLOP/s (:func:`matmul_gflops`), to
+        report emfast's rate as a fraction of it.
+    seed : int, default=0
+        Seed of the data and of the initial parameters.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result : dict
+        Sizes; ``emfast_seconds`` and ``sklearn_seconds`` per iteration
+        (median), ``speedup``; ``emfast_gflops``, ``flops`` and
+        ``matmul_fraction``; ``means_rel_diff`` and ``log_likelihood_diff``
+        (the two libraries after the same iteration); ``emfast_memory`` and
+        ``sklearn_memory`` (:func:`fit_peak_rss` results) when measured.
+
+    Examples
+    --------
+    >>> from emfast.bench import run_workload
+    >>> r = run_workload("W1", n_samples=2000, repeat=1, memory=False)
+    >>> r["n_samples"], r["means_rel_diff"] < 1e-10
+    (2000, True)
+    """
+    from threadpoolctl import threadpool_limits
+
+    def say(message):
+        if progress is not None:
+            progress(f"{name}: {message}")
+
+    X, w = benchmark_data(name, n_samples, seed=seed)
+    n, d = X.shape
+    k, cov = w.n_components, w.covariance_type
+    parameters = initial_parameters(X, k, cov, seed)
+    result = {
+        "workload": name,
+        "n_samples": n,
+        "n_features": d,
+        "n_components": k,
+        "covariance_type": cov,
+        "data_bytes": X.nbytes,
+        "repeat": repeat,
+        "flops": iteration_flops(n, d, k, cov),
+    }
+
+    say("emfast iteration")
+    # As in emfast's fit: one BLAS thread, so the M-step's small LAPACK calls
+    # do not spin against the kernels' threads. Set once, outside the timing.
+    with threadpool_limits(limits=1, user_api="blas"):
+        emfast_iteration(X, parameters, cov)  # compile or load the cache
+        ours = []
+        t_emfast = _median_seconds(
+            lambda _: ours.append(emfast_iteration(X, parameters, cov)), repeat
+        )
+    ll_emfast, params_emfast = ours[-1]
+    result["emfast_seconds"] = t_emfast
+    result["emfast_gflops"] = result["flops"] / t_emfast / 1e9
+    result["matmul_gflops"] = matmul
+    result["matmul_fraction"] = (
+        None if matmul is None else result["emfast_gflops"] / matmul
+    )
+
+    if sklearn:
+        say("sklearn iteration")
+        estimators = []
+
+        def new_estimator():
+            estimators.append(sklearn_estimator(parameters, cov))
+            return estimators[-1]
+
+        lls = []
+        t_sklearn = _median_seconds(
+            lambda sk: lls.append(sklearn_iteration(sk, X)), repeat, new_estimator
+        )
+        sk = estimators[-1]
+        result["sklearn_seconds"] = t_sklearn
+        result["speedup"] = t_sklearn / t_emfast
+        scale = np.abs(sk.means_).max()
+        result["means_rel_diff"] = float(
+            np.abs(params_emfast.means - sk.means_).max() / scale
+        )
+        result["log_likelihood_diff"] = float(abs(ll_emfast - lls[-1]))
+    else:
+        result["sklearn_seconds"] = result["speedup"] = None
+        result["means_rel_diff"] = result["log_likelihood_diff"] = None
+
+    result["emfast_memory"] = result["sklearn_memory"] = None
+    if memory:
+        say("emfast fit peak memory (fresh process)")
+        result["emfast_memory"] = fit_peak_rss(X, k, cov, "emfast")
+        if sklearn:
+            say("sklearn fit peak memory (fresh process, max_iter=1)")
+            result["sklearn_memory"] = fit_peak_rss(X, k, cov, "sklearn", max_iter=1)
+    return result
+
+
+def run(
+    workloads=None,
+    *,
+    quick: bool = False,
+    n_samples: int | None = None,
+    repeat: int = 3,
+    sklearn: bool = True,
+    memory: bool = True,
+    seed: int = 0,
+    matmul_size: int = 2000,
+    progress=None,
+) -> dict:
+    """Benchmark several workloads (what ``emfast bench`` runs).
+
+    Parameters
+    ----------
+    workloads : list of str, optional
+        Workload names; all six when None.
+    quick : bool, default=False
+        Reduced sizes (:func:`quick_n_samples`), unless ``n_samples`` is given.
+    n_samples : int, optional
+        Number of samples for every workload.
+    repeat, sklearn, memory, seed, progress
+        As in :func:`run_workload`.
+    matmul_size : int, default=2000
+        Size of the matrices of :func:`matmul_gflops`.
+
+    Returns
+    -------
+    results : dict
+        ``machine`` (:func:`machine_info` plus ``matmul_gflops``),
+        ``settings``, ``workloads`` (a list of :func:`run_workload` results)
+        and ``seconds`` (wall time of the whole run).
+
+    Examples
+    --------
+    >>> from emfast.bench import run, format_results
+    >>> results = run(["W1"], n_samples=2000, repeat=1, memory=False,
+    ...               matmul_size=300)
+    >>> print(format_results(results))  # doctest: +ELLIPSIS
+    Machine: ...
+    | workload | N | D | K | covariance | emfast s/iter | sklearn s/iter | ...
+    ...
+    """
+    start = perf_counter()
+    names = list(WORKLOADS) if workloads is None else list(workloads)
+    for name in names:
+        if name not in WORKLOADS:
+            raise ValueError(
+                f"Unknown workload {name!r}; expected some of {list(WORKLOADS)}"
+            )
+    if progress is not None:
+        progress("measuring the matrix-multiply rate")
+    machine = machine_info()
+    machine["matmul_gflops"] = matmul_gflops(matmul_size)
+    results = []
+    for name in names:
+        n = n_samples
+        if n is None and quick:
+            n = quick_n_samples(name)
+        results.append(
+            run_workload(
+                name,
+                n_samples=n,
+                repeat=repeat,
+                sklearn=sklearn,
+                memory=memory,
+                matmul=machine["matmul_gflops"],
+                seed=seed,
+                progress=progress,
+            )
+        )
+    return {
+        "machine": machine,
+        "settings": {
+            "quick": quick,
+            "n_samples": n_samples,
+            "repeat": repeat,
+            "seed": seed,
+            "reg_covar": REG_COVAR,
+            "matmul_size": matmul_size,
+        },
+        "workloads": results,
+        "seconds": perf_counter() - start,
+    }
+
+
+def _fmt(value, spec, missing="-"):
+    return missing if value is None else format(value, spec)
+
+
+def format_results(results: dict) -> str:
+    """Markdown tables of :func:`run`'s results: speed, then memory.
+
+    See :func:`run` for an example.
+    """
+    m = results["machine"]
+    s = results["settings"]
+    lines = [
+        (
+            f"Machine: {m['cpu']}, {m['n_cpus']} CPUs ({m['numba_threads']} Numba "
+            f"threads); float64 matmul {m['matmul_gflops']:.1f} GFLOP/s"
+        ),
+        f"Python {m['python']}, NumPy {m['numpy']}, Numba {m['numba']}, "
+        f"scikit-learn {m['scikit-learn']}; one EM iteration from identical "
+        f"initial parameters, median of {s['repeat']}"
+        + (" (--quick sizes)" if s["quick"] and s["n_samples"] is None else ""),
+        "",
+        (
+            "| workload | N | D | K | covariance | emfast s/iter | sklearn s/iter "
+            "| speed-up | emfast GFLOP/s | of matmul | means rel. diff |"
+        ),
+        "|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for r in results["workloads"]:
+        lines.append(
+            f"| {r['workload']} | {r['n_samples']:,} | {r['n_features']} "
+            f"| {r['n_components']} | {r['covariance_type']} "
+            f"| {r['emfast_seconds']:.4f} | {_fmt(r['sklearn_seconds'], '.4f')} "
+            f"| {_fmt(r['speedup'], '.1f')}{'' if r['speedup'] is None else '×'} "
+            f"| {r['emfast_gflops']:.2f} | {_fmt(r['matmul_fraction'], '.0%')} "
+            f"| {_fmt(r['means_rel_diff'], '.0e')} |"
+        )
+    if any(r["emfast_memory"] for r in results["workloads"]):
+        lines += [
+            "",
+            (
+                "Peak RSS of a fit in a fresh process, over the process before "
+                "loading the data (data included); emfast: default fit; sklearn: "
+                "max_iter=1 (k-means + one iteration)"
+            ),
+            "",
+            (
+                "| workload | data (MiB) | emfast fit (MiB) | limit: data + 10 % + "
+                "64 MiB | emfast iterations | sklearn fit (MiB) | sklearn / data |"
+            ),
+            "|---|--:|--:|---|--:|--:|--:|",
+        ]
+        for r in results["workloads"]:
+            e, k = r["emfast_memory"], r["sklearn_memory"]
+            if e is None:
+                continue
+            verdict = "within" if e["within"] else "OVER"
+            sk_mib = None if k is None else k["increase"] / MIB
+            sk_ratio = None if k is None else k["increase"] / k["data_bytes"]
+            lines.append(
+                f"| {r['workload']} | {e['data_bytes'] / MIB:.1f} "
+                f"| {e['increase'] / MIB:.1f} | {verdict} {e['limit'] / MIB:.0f} "
+                f"| {e['n_iter']} | {_fmt(sk_mib, '.1f')} "
+                f"| {_fmt(sk_ratio, '.1f')}{'' if sk_ratio is None else '×'} |"
+            )
+    lines += ["", f"Total wall time: {results['seconds']:.0f} s"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Start-up: import time, first fit with a warm / cold / read-only cache
+
+_IMPORT_SCRIPT = r"""
+import sys, time
+start = time.perf_counter()
+if sys.argv[1] == "emfast":
+    import emfast
+    print(time.perf_counter() - start)
+else:
+    import numba, sklearn
+    middle = time.perf_counter()
+    import emfast
+    print(middle - start, time.perf_counter() - middle)
+"""
+
+# argv: workload n_samples. Prints JSON: the first fit's seconds, and the
+# fastest of three more ("warmed_up": the fit without loading or compiling).
+_FIRST_FIT_SCRIPT = r"""
+import json, os, sys, time, warnings
+from sklearn.exceptions import ConvergenceWarning
+import emfast
+from emfast import GaussianMixture
+from emfast.workloads import make_workload
+
+X, w = make_workload(sys.argv[1], n_samples=int(sys.argv[2]))
+
+def fit():
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = GaussianMixture(w.n_components).fit(X)
+    return time.perf_counter() - start, gm
+
+first, gm = fit()
+warmed_up = min(fit()[0] for _ in range(3))
+package = os.path.dirname(emfast.__file__)
+print(json.dumps({
+    "first": first, "warmed_up": warmed_up, "n_iter": gm.n_iter_,
+    "package": package, "package_writable": os.access(package, os.W_OK),
+}))
+"""
+
+
+def _run_python(code: str, *args: str, env=None, prefix=(), cwd=None) -> str:
+    out = subprocess.run(
+        [*prefix, sys.executable, "-c", code, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def import_overhead(repeat: int = 5) -> dict:
+    """How much ``import emfast`` adds to importing numba and sklearn.
+
+    Each repeat runs two fresh processes: one times ``import numba, sklearn``
+    and then ``import emfast`` (the increment), the other times ``import
+    emfast`` alone (which imports numba and the parts of sklearn it uses).
+
+    Parameters
+    ----------
+    repeat : int, default=5
+        Pairs of processes; medians are reported.
+
+    Returns
+    -------
+    result : dict
+        Medians in seconds: ``numba_sklearn`` (``import numba, sklearn``),
+        ``emfast`` (``import emfast`` alone), ``overhead`` (``emfast`` minus
+        ``numba_sklearn``) and ``increment`` (``import emfast`` after numba
+        and sklearn).
+
+    Examples
+    --------
+    >>> from emfast.bench import import_overhead
+    >>> import_overhead(repeat=1)["overhead"] < 5.0  # doctest: +SKIP
+    True
+    """
+    base, increment, alone = [], [], []
+    for _ in range(repeat):
+        a, b = map(float, _run_python(_IMPORT_SCRIPT, "numba_sklearn").split())
+        base.append(a)
+        increment.append(b)
+        alone.append(float(_run_python(_IMPORT_SCRIPT, "emfast")))
+    return {
+        "numba_sklearn": median(base),
+        "emfast": median(alone),
+        "overhead": median(alone) - median(base),
+        "increment": median(increment),
+        "repeat": repeat,
+    }
+
+
+def _first_fit(n_samples: int, env=None, prefix=(), cwd=None) -> dict:
+    out = _run_python(
+        _FIRST_FIT_SCRIPT,
+        STARTUP_WORKLOAD,
+        str(n_samples),
+        env=env,
+        prefix=prefix,
+        cwd=cwd,
+    )
+    result = json.loads(out)
+    result["overhead"] = result["first"] - result["warmed_up"]
+    return result
+
+
+def first_fit_overhead(
+    cache: str = "warm", repeat: int = 3, n_samples: int = STARTUP_N_SAMPLES
+) -> dict:
+    """Extra time of the first ``GaussianMixture(16).fit(X)`` in a fresh process.
+
+    A fresh process fits W2-shaped data (``n_samples`` x 8) four times with
+    the defaults (k-means initialization); the first fit's time minus the
+    fastest of the other three is what loading (warm cache) or compiling (cold
+    cache) the kernels costs.
+
+    Parameters
+    ----------
+    cache : {'warm', 'cold'}, default='warm'
+        'warm': the current cache (a first, untimed process fills it if
+        needed). 'cold': every process gets a fresh, empty
+        ``NUMBA_CACHE_DIR``, so the kernels compile.
+    repeat : int, default=3
+        Fresh processes; medians are reported.
+    n_samples : int, default=20000
+        Number of points.
+
+    Returns
+    -------
+    result : dict
+        Medians in seconds: ``first`` (the first fit), ``warmed_up`` (the
+        fastest later fit) and ``overhead`` (their difference); ``runs``, the
+        per-process results.
+
+    Examples
+    --------
+    >>> from emfast.bench import first_fit_overhead
+    >>> first_fit_overhead("warm", repeat=1)["overhead"] < 5.0  # doctest: +SKIP
+    True
+    """
+    if cache not in ("warm", "cold"):
+        raise ValueError(f"cache must be 'warm' or 'cold', got {cache!r}")
+    runs = []
+    if cache == "warm":
+        _first_fit(n_samples)  # fill the cache if it is not already warm
+        runs = [_first_fit(n_samples) for _ in range(repeat)]
+    else:
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as cache_dir:
+                env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+                runs.append(_first_fit(n_samples, env=env))
+    return {
+        "cache": cache,
+        "n_samples": n_samples,
+        "first": median(r["first"] for r in runs),
+        "warmed_up": median(r["warmed_up"] for r in runs),
+        "overhead": median(r["overhead"] for r in runs),
+        "runs": runs,
+    }
+
+
+def _without_write_permission_prefix() -> tuple[list[str], bool]:
+    """Command prefix under which file permissions bind: root ignores them
+    unless the capabilities that bypass them are dropped."""
+    if os.geteuid() != 0:
+        return [], True
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return [], False
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner"], True
+
+
+def readonly_cache_check(n_samples: int = STARTUP_N_SAMPLES) -> dict:
+    """Does the compile cache work from a read-only package with
+    ``NUMBA_CACHE_DIR`` set?
+
+    Copies the ``emfast`` package into a temporary directory, removes all
+    write permission from it, and runs two fresh processes that import that
+    copy (``PYTHONPATH``) with ``NUMBA_CACHE_DIR`` pointing at a new writable
+    directory: the first compiles and writes the cache, the second should
+    load it. As root, the processes run without the capabilities that bypass
+    file permissions (``setpriv``), so the package really is read-only to
+    them.
+
+    Returns
+    -------
+    result : dict
+        ``compile`` and ``load``: the first fit's overhead (seconds) in the
+        first and the second process; ``cache_files``: files written to
+        ``NUMBA_CACHE_DIR``; ``package_writable``: whether the processes
+        could write to the package (False when the check holds);
+        ``package_unchanged``: nothing was written to it; ``works``: all of
+        these, and the second process loaded instead of compiling.
+
+    Examples
+    --------
+    >>> from emfast.bench import readonly_cache_check
+    >>> readonly_cache_check()["works"]  # doctest: +SKIP
+    True
+    """
+    source = os.path.dirname(os.path.abspath(__file__))
+    prefix, enforced = _without_write_permission_prefix()
+    root = tempfile.mkdtemp(prefix="emfast-readonly-")
+    package = os.path.join(root, "site", "emfast")
+    cache_dir = os.path.join(root, "cache")
+    try:
+        shutil.copytree(
+            source, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+        os.mkdir(cache_dir)
+        before = sorted(_walk(package))
+        _set_writable(package, False)
+        env = dict(
+            os.environ,
+            NUMBA_CACHE_DIR=cache_dir,
+            PYTHONPATH=os.path.join(root, "site"),
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+        env.pop("EMFAST_CACHE", None)
+        # Run from ``root``: ``python -c`` puts the working directory first on
+        # sys.path, where a source checkout would shadow the copy.
+        compiled = _first_fit(n_samples, env=env, prefix=prefix, cwd=root)
+        loaded = _first_fit(n_samples, env=env, prefix=prefix, cwd=root)
+        cache_files = len(list(_walk(cache_dir)))
+        unchanged = sorted(_walk(package)) == before
+        used_copy = compiled["package"] == package
+        writable = compiled["package_writable"] or loaded["package_writable"]
+    finally:
+        if os.path.isdir(package):
+            _set_writable(package, True)
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "compile": compiled["overhead"],
+        "load": loaded["overhead"],
+        "cache_files": cache_files,
+        "read_only_enforced": enforced,
+        "imported_the_copy": used_copy,
+        "package_writable": writable,
+        "package_unchanged": unchanged,
+        "works": bool(
+            used_copy
+            and not writable
+            and unchanged
+            and cache_files > 0
+            and loaded["overhead"] < 0.5 * compiled["overhead"]
+        ),
+    }
+
+
+def _walk(top):
+    for dirpath, _dirnames, filenames in os.walk(top):
+        for filename in filenames:
+            yield os.path.relpath(os.path.join(dirpath, filename), top)
+
+
+def _set_writable(top: str, writable: bool) -> None:
+    """Add or remove write permission on a tree (directories kept readable)."""
+    write = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+    for dirpath, dirnames, filenames in os.walk(top, topdown=not writable):
+        for name in [*filenames, *dirnames, None]:
+            path = dirpath if name is None else os.path.join(dirpath, name)
+            mode = os.stat(path).st_mode
+            os.chmod(path, (mode | stat.S_IWUSR) if writable else (mode & ~write))
+
+
+def startup(repeat: int = 5, cold_repeat: int = 1, readonly: bool = True) -> dict:
+    """All start-up measurements (what ``emfast bench --startup`` runs).
+
+    Parameters
+    ----------
+    repeat : int, default=5
+        Repeats of the import and warm-cache measurements.
+    cold_repeat : int, default=1
+        Repeats of the cold-cache compile (each compiles every kernel).
+    readonly : bool, default=True
+        Also run :func:`readonly_cache_check`.
+
+    Returns
+    -------
+    result : dict
+        ``machine``, ``import`` (:func:`import_overhead`), ``warm_cache`` and
+        ``cold_cache`` (:func:`first_fit_overhead`), ``readonly``
+        (:func:`readonly_cache_check` or None), ``seconds``.
+
+    Examples
+    --------
+    >>> from emfast.bench import startup, format_startup
+    >>> print(format_startup(startup(repeat=1)))  # doctest: +SKIP
+    """
+    start = perf_counter()
+    result = {
+        "machine": machine_info(),
+        "import": import_overhead(repeat),
+        "warm_cache": first_fit_overhead("warm", repeat=max(1, min(repeat, 3))),
+        "cold_cache": first_fit_overhead("cold", repeat=cold_repeat),
+        "readonly": readonly_cache_check() if readonly else None,
+    }
+    result["seconds"] = perf_counter() - start
+    return result
+
+
+def format_startup(result: dict) -> str:
+    """A Markdown table of :func:`startup`'s result."""
+    m = result["machine"]
+    imp, warm, cold = result["import"], result["warm_cache"], result["cold_cache"]
+    n_warm, n_cold = len(warm["runs"]), len(cold["runs"])
+    rows = [
+        ("`import numba, sklearn`", imp["numba_sklearn"], ""),
+        ("`import emfast`", imp["emfast"], ""),
+        (
+            "import overhead: `import emfast` minus `import numba, sklearn`",
+            imp["overhead"],
+            "≤ 0.3",
+        ),
+        (
+            "`import emfast` after `import numba, sklearn` (same process)",
+            imp["increment"],
+            "",
+        ),
+        (
+            "the fit, warmed up (fastest of 3 after the first, same process)",
+            warm["warmed_up"],
+            "",
+        ),
+        ("first fit, warm cache", warm["first"], ""),
+        (
+            "warm-cache overhead: first fit minus warmed-up fit",
+            warm["overhead"],
+            "≤ 0.5",
+        ),
+        ("first fit, cold cache (empty NUMBA_CACHE_DIR)", cold["first"], ""),
+        (
+            "compile overhead: cold first fit minus warmed-up fit",
+            cold["overhead"],
+            "≤ 10",
+        ),
+    ]
+    lines = [
+        (
+            f"Machine: {m['cpu']}, {m['n_cpus']} CPUs; Numba {m['numba']}, "
+            f"scikit-learn {m['scikit-learn']}"
+        ),
+        (
+            f"Fresh processes; imports: median of {imp['repeat']}; the fit "
+            f"GaussianMixture(16).fit(X) on {warm['n_samples']:,} x 8 points "
+            f"({STARTUP_WORKLOAD}-shaped): median of {n_warm} (warm cache) and "
+            f"{n_cold} (cold cache) processes"
+        ),
+        "",
+        "| start-up measure | seconds | goal |",
+        "|---|--:|---|",
+        *(f"| {label} | {value:.3f} | {goal} |" for label, value, goal in rows),
+    ]
+    ro = result.get("readonly")
+    if ro is not None:
+        works = "works" if ro["works"] else "DOES NOT WORK"
+        lines += [
+            "",
+            f"Read-only package with NUMBA_CACHE_DIR set: the cache {works} "
+            f"(the first process compiled, {ro['compile']:.1f} s of overhead, "
+            f"and wrote {ro['cache_files']} cache files; the second loaded "
+            f"them, {ro['load']:.2f} s of overhead; package writable: "
+            f"{ro['package_writable']}, unchanged: {ro['package_unchanged']}"
+            + ("" if ro["read_only_enforced"] else "; read-only NOT enforced")
+            + ")",
+        ]
+    lines += ["", f"Total wall time: {result['seconds']:.0f} s"]
+    return "\n".join(lines)
