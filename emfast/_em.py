@@ -125,15 +125,15 @@ def initialize(
     n_features = X.shape[1]
     if weights_init is None or means_init is None or precisions_init is None:
         if init_params == "kmeans":
-            centers, labels = kmeans(X, n_components, random_state)
+            centers = kmeans(X, n_components, random_state)
             params = _params_from_resp(
                 X,
                 covariance_type,
                 reg_covar,
                 dtype,
                 centers,
-                _kernels.RESP_LABELS,
-                labels,
+                _kernels.RESP_NEAREST,
+                _NO_LABELS,
                 0,
             )
         elif init_params == "random":

@@ -42,6 +42,7 @@ DIAG = 2  # also 'spherical', with its variance repeated over the features
 RESP_POSTERIOR = 0  # E-step from the current parameters
 RESP_LABELS = 1  # one-hot from given labels (k-means initialization)
 RESP_RANDOM = 2  # uniform random, normalised per point ('random' initialization)
+RESP_NEAREST = 3  # one-hot to the nearest of ``means`` (k-means initialization)
 
 
 @jit()
@@ -66,6 +67,16 @@ def _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, y, logp):
     n_features = xt.shape[0]
     for k in range(means.shape[0]):
         acc = logp[k]
+        c = log_norm[k]
+        if prec_tri.shape[0] > 0 and n_features == 1:
+            # One feature: one fused loop.
+            u = prec_tri[k if prec_tri.shape[0] > 1 else 0, 0, 0]
+            m = means[k, 0]
+            row = xt[0]
+            for b in range(n):
+                t = (row[b] - m) * u
+                acc[b] = c - 0.5 * (t * t)
+            continue
         if prec_tri.shape[0] > 0:
             u = prec_tri[k if prec_tri.shape[0] > 1 else 0]
             _center(xt, means[k], n, diff)
@@ -98,26 +109,32 @@ def _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, y, logp):
         else:
             for b in range(n):
                 acc[b] = 0.0
-            for d in range(0, n_features - 1, 2):
+            d = 0
+            while d + 4 <= n_features:
                 pa = prec_diag[k, d] * prec_diag[k, d]
                 pb = prec_diag[k, d + 1] * prec_diag[k, d + 1]
-                ma = means[k, d]
-                mb = means[k, d + 1]
-                ra = xt[d]
-                rb = xt[d + 1]
+                pc = prec_diag[k, d + 2] * prec_diag[k, d + 2]
+                pd = prec_diag[k, d + 3] * prec_diag[k, d + 3]
+                ma, mb = means[k, d], means[k, d + 1]
+                mc, md = means[k, d + 2], means[k, d + 3]
+                ra, rb, rc, rd = xt[d], xt[d + 1], xt[d + 2], xt[d + 3]
                 for b in range(n):
                     ta = ra[b] - ma
                     tb = rb[b] - mb
-                    acc[b] += ta * ta * pa + tb * tb * pb
-            if n_features % 2 == 1:
-                d = n_features - 1
+                    tc = rc[b] - mc
+                    td = rd[b] - md
+                    acc[b] += (ta * ta * pa + tb * tb * pb) + (
+                        tc * tc * pc + td * td * pd
+                    )
+                d += 4
+            while d < n_features:
                 pa = prec_diag[k, d] * prec_diag[k, d]
                 ma = means[k, d]
                 ra = xt[d]
                 for b in range(n):
                     ta = ra[b] - ma
                     acc[b] += ta * ta * pa
-        c = log_norm[k]
+                d += 1
         for b in range(n):
             acc[b] = c - 0.5 * acc[b]
 
@@ -133,8 +150,9 @@ _INV_FACTORIALS = np.array([1.0 / math.factorial(i) for i in range(_EXP_DEGREE +
 
 
 @jit()
-def _exp_nonpositive(x, n, work):
-    """x[:n] = exp(x[:n]) in place, with 0 below exp(_LOG_RESP_FLOOR); x <= 0.
+def _exp_shifted(x, top, n, work, total, first):
+    """x[:n] = exp(x[:n] - top[:n]) in place (0 below exp(_LOG_RESP_FLOOR)),
+    added into total[:n] (or stored there when ``first``); x <= top.
 
     ``work`` is a (2, BLOCK) scratch array."""
     poly = work[0]
@@ -142,7 +160,8 @@ def _exp_nonpositive(x, n, work):
     scale = work[1]
     c = _INV_FACTORIALS
     for b in range(n):
-        v = max(x[b], _LOG_RESP_FLOOR)
+        v = max(x[b] - top[b], _LOG_RESP_FLOOR)
+        x[b] = v
         k = np.floor(v * _LOG2E + 0.5)
         r = (v - k * _LN2_HI) - k * _LN2_LO
         p = c[13]
@@ -164,7 +183,9 @@ def _exp_nonpositive(x, n, work):
     for b in range(n):
         # Below exp(-200) a responsibility adds nothing to nk next to its
         # 10 * eps term, and zero avoids slow subnormal arithmetic.
-        x[b] = poly[b] * scale[b] if x[b] > _LOG_RESP_FLOOR else 0.0
+        e = poly[b] * scale[b] if x[b] > _LOG_RESP_FLOOR else 0.0
+        x[b] = e
+        total[b] = e if first else total[b] + e
 
 
 @jit()
@@ -182,21 +203,15 @@ def _block_normalize(logp, n, work):
         row = logp[k]
         for b in range(n):
             top[b] = max(top[b], row[b])
+    for k in range(n_components):
+        _exp_shifted(logp[k], top, n, work[2:], total, k == 0)
+    inv = work[2]
     for b in range(n):
-        total[b] = 0.0
+        inv[b] = 1.0 / total[b]
     for k in range(n_components):
         row = logp[k]
         for b in range(n):
-            row[b] -= top[b]
-        _exp_nonpositive(row, n, work[2:])
-        for b in range(n):
-            total[b] += row[b]
-    for b in range(n):
-        work[2, b] = 1.0 / total[b]
-    for k in range(n_components):
-        row = logp[k]
-        for b in range(n):
-            row[b] *= work[2, b]
+            row[b] *= inv[b]
 
 
 @jit()
@@ -241,6 +256,24 @@ def _block_label_resp(labels, start, n, resp):
 
 
 @jit()
+def _block_nearest_resp(xt, n, centers, resp, dist, best_dist):
+    """One-hot responsibilities to the nearest centre (first on ties)."""
+    for b in range(n):
+        best_dist[b] = np.inf
+    for k in range(centers.shape[0]):
+        _block_sq_dist(xt, n, centers[k], dist)
+        for b in range(n):
+            best_dist[b] = min(best_dist[b], dist[b])
+    for k in range(centers.shape[0]):
+        _block_sq_dist(xt, n, centers[k], dist)
+        for b in range(n):
+            hit = dist[b] == best_dist[b]
+            resp[k, b] = 1.0 if hit else 0.0
+            if hit:
+                best_dist[b] = -1.0  # later ties stay 0
+
+
+@jit()
 def _lower_products(a, c, n, out):
     """out[i, j] += sum_b a[i, b] * c[j, b] for j <= i, four j at a time (one
     load of a[i] serves four products)."""
@@ -280,25 +313,41 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
     n_features = xt.shape[0]
     for k in range(means.shape[0]):
         r = resp[k]
+        if cov_code == DIAG or (cov_code == FULL and n_features == 1):
+            # One fused loop per pair of features: no centred copies to store.
+            s0 = 0.0
+            for b in range(n):
+                s0 += r[b]
+            nk[k] += s0
+            d = 0
+            while d < n_features:
+                d2 = min(d + 1, n_features - 1)  # a repeat of d when D is odd
+                ma, mb = means[k, d], means[k, d2]
+                ra, rb = xt[d], xt[d2]
+                sa1 = 0.0
+                sa2 = 0.0
+                sb1 = 0.0
+                sb2 = 0.0
+                for b in range(n):
+                    ta = ra[b] - ma
+                    tb = rb[b] - mb
+                    wa = r[b] * ta
+                    wb = r[b] * tb
+                    sa1 += wa
+                    sa2 += wa * ta
+                    sb1 += wb
+                    sb2 += wb * tb
+                sx[k, d] += sa1
+                sxx[k, 0, d] += sa2
+                if d2 > d:
+                    sx[k, d2] += sb1
+                    sxx[k, 0, d2] += sb2
+                d += 2
+            continue
         s = 0.0
         for b in range(n):
             s += r[b]
         nk[k] += s
-        if cov_code == DIAG:
-            # One fused loop per feature: no centred copies to store.
-            for d in range(n_features):
-                m = means[k, d]
-                row = xt[d]
-                s1 = 0.0
-                s2 = 0.0
-                for b in range(n):
-                    t = row[b] - m
-                    w = r[b] * t
-                    s1 += w
-                    s2 += w * t
-                sx[k, d] += s1
-                sxx[k, 0, d] += s2
-            continue
         _center(xt, means[k], n, diff)
         for d in range(n_features):
             row = diff[d]
@@ -385,6 +434,8 @@ def sufficient_stats(
                 part_ll[t] += _block_log_likelihood(work, n)
             elif resp_mode == RESP_LABELS:
                 _block_label_resp(labels, start, n, resp)
+            elif resp_mode == RESP_NEAREST:
+                _block_nearest_resp(xt, n, means, resp, work[0], work[1])
             else:
                 _block_random_resp(seed + blk, n, resp)
             _block_stats(
@@ -509,7 +560,8 @@ def candidate_potentials(X, candidates, closest):
 
 @jit(parallel=True)
 def lloyd_step(X, centers, labels):
-    """Assign each point to its nearest centre (labels, in place).
+    """Assign each point to its nearest centre (labels, in place, unless
+    labels is empty).
 
     Returns ``(counts, sums, inertia)`` with sums[k] = sum over the points of
     cluster k of (x - centers[k]), so the new centre is
@@ -517,6 +569,7 @@ def lloyd_step(X, centers, labels):
     """
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
+    write_labels = labels.shape[0] == n_samples
     n_blocks = (n_samples + BLOCK - 1) // BLOCK
     per_task, n_tasks = _task_layout(n_samples, n_clusters * (n_features + 1))
     part_counts = np.zeros((n_tasks, n_clusters))
@@ -543,7 +596,8 @@ def lloyd_step(X, centers, labels):
             s = 0.0
             for b in range(n):
                 k = best[b]
-                labels[start + b] = k
+                if write_labels:
+                    labels[start + b] = k
                 part_counts[t, k] += 1.0
                 s += best_dist[b]
                 for d in range(n_features):

@@ -56,11 +56,14 @@ def data_variance(X) -> np.ndarray:
 SUBSAMPLE_SIZE = 50_000
 
 
-def _lloyd(X, centers, labels, max_iter, threshold):
+_NO_LABELS = np.empty(0, dtype=np.int64)
+
+
+def _lloyd(X, centers, max_iter, threshold):
     """Lloyd iterations from ``centers`` until the squared centre shift is at
     most ``threshold``; returns (centers, iterations run)."""
     for n_iter in range(1, max_iter + 1):
-        counts, sums, _inertia = _kernels.lloyd_step(X, centers, labels)
+        counts, sums, _inertia = _kernels.lloyd_step(X, centers, _NO_LABELS)
         shift = np.zeros_like(centers)
         filled = counts > 0
         shift[filled] = sums[filled] / counts[filled, None]
@@ -83,7 +86,9 @@ def kmeans(
     feature variance, or after ``max_iter`` iterations. An empty cluster keeps
     its centre. On more than ``SUBSAMPLE_SIZE`` points, seeding and the first
     Lloyd iterations run on a random subsample of that size, and Lloyd
-    iterations on all points finish the job. Returns ``(centers, labels)``.
+    iterations on all points finish the job. Returns the centres; no
+    (n_samples,) label array is made (the initial responsibilities are
+    one-hot to the nearest centre, computed inside the statistics pass).
     """
     n_samples = X.shape[0]
     threshold = tol * float(np.mean(data_variance(X)))
@@ -93,12 +98,9 @@ def kmeans(
         sub = np.ascontiguousarray(X[rows])
         sub.flags.writeable = False  # the form the kernels are compiled for
         centers, _ = kmeans_plusplus(sub, n_clusters, random_state)
-        sub_labels = np.empty(subsample_size, dtype=np.int64)
-        centers, used = _lloyd(sub, centers, sub_labels, max_iter, threshold)
+        centers, used = _lloyd(sub, centers, max_iter, threshold)
         max_iter = max(1, max_iter - used)
     else:
         centers, _ = kmeans_plusplus(X, n_clusters, random_state)
-    labels = np.empty(n_samples, dtype=np.int64)
-    centers, _ = _lloyd(X, centers, labels, max_iter, threshold)
-    _kernels.lloyd_step(X, centers, labels)
-    return centers, labels
+    centers, _ = _lloyd(X, centers, max_iter, threshold)
+    return centers

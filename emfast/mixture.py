@@ -202,7 +202,7 @@ default='kmeans'
         >>> GaussianMixture(2, random_state=0).fit(X).converged_
         True
         """
-        self.fit_predict(X, y)
+        self._fit(X)
         return self
 
     def fit_predict(self, X, y=None):
@@ -232,6 +232,12 @@ default='kmeans'
         >>> len(set(labels[:3])), len(set(labels[3:])), bool(labels[0] != labels[3])
         (1, 1, True)
         """
+        X = self._fit(X)
+        return self._score(X, want_resp=False)[1]
+
+    def _fit(self, X):
+        """Validate, run EM, set the fitted attributes; returns X as the
+        kernels take it."""
         self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = _kernel_input(X)
@@ -275,8 +281,7 @@ default='kmeans'
             verbose_interval=self.verbose_interval,
         )
         self._set_fitted(result, X.dtype)
-        _, labels, _ = self._score(X, want_resp=False)
-        return labels
+        return X
 
     def _current_params(self) -> Params:
         return Params(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from emfast import _kmeans
+from emfast import _kernels, _kmeans
 
 CENTRES = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
 
@@ -27,11 +27,9 @@ def test_kmeans_finds_separated_blobs(monkeypatch, subsample_size):
     if subsample_size is not None:
         monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", subsample_size)
     X = blobs(1000)
-    centers, labels = _kmeans.kmeans(X, 4, np.random.RandomState(0))
+    centers = _kmeans.kmeans(X, 4, np.random.RandomState(0))
     assert np.all(match_centres(centers) < 0.2)
-    # Labels are each point's nearest final centre.
-    nearest = np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(axis=2), axis=1)
-    assert_array_equal(labels, nearest)
+    labels = np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(axis=2), axis=1)
     # Each found centre is the mean of its points (Lloyd's fixed point).
     for k in range(4):
         np.testing.assert_allclose(centers[k], X[labels == k].mean(axis=0), atol=0.05)
@@ -42,8 +40,7 @@ def test_kmeans_subsample_is_reproducible(monkeypatch):
     X = blobs(1000)
     a = _kmeans.kmeans(X, 4, np.random.RandomState(3))
     b = _kmeans.kmeans(X, 4, np.random.RandomState(3))
-    assert_array_equal(a[0], b[0])
-    assert_array_equal(a[1], b[1])
+    assert_array_equal(a, b)
 
 
 def test_kmeans_plusplus_picks_distinct_data_points():
@@ -53,3 +50,36 @@ def test_kmeans_plusplus_picks_distinct_data_points():
     assert_array_equal(centers, X[indices])
     # Greedy seeding on well-separated blobs puts one seed in each blob.
     assert np.all(match_centres(centers) < 4.0)
+
+
+def test_nearest_centre_statistics_match_labels():
+    """RESP_NEAREST (one-hot to the nearest centre, inside the pass) gives the
+    statistics of explicit nearest-centre labels, with no label array."""
+    from emfast import _em
+
+    X = blobs(300)
+    centers = CENTRES + 0.3
+    labels = np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(axis=2), axis=1)
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        args = (X, covariance_type, 1e-6, X.dtype, centers)
+        by_labels = _em._params_from_resp(
+            *args, _kernels.RESP_LABELS, labels.astype(np.int64), 0
+        )
+        by_nearest = _em._params_from_resp(
+            *args, _kernels.RESP_NEAREST, _em._NO_LABELS, 0
+        )
+        for name in ("weights", "means", "covariances"):
+            assert_array_equal(
+                getattr(by_labels, name), getattr(by_nearest, name), err_msg=name
+            )
+
+
+def test_lloyd_step_without_labels():
+    X = blobs(300)
+    with_labels = np.empty(len(X), dtype=np.int64)
+    a = _kernels.lloyd_step(X, CENTRES + 0.3, with_labels)
+    b = _kernels.lloyd_step(X, CENTRES + 0.3, np.empty(0, dtype=np.int64))
+    for u, v in zip(a, b):
+        assert_array_equal(u, v)
+    expected = np.argmin(((X[:, None, :] - CENTRES[None] - 0.3) ** 2).sum(axis=2), 1)
+    assert_array_equal(with_labels, expected)
