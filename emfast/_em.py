@@ -151,6 +151,7 @@ def initialize(
             )
         else:
             if init_params == "random_from_data":
+                # sklearn's draws: the same random_state gives sklearn's start.
                 indices = random_state.choice(
                     X.shape[0], size=n_components, replace=False
                 )

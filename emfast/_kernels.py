@@ -611,35 +611,3 @@ def lloyd_step(X, centers, labels):
         sums += part_sums[t]
         inertia += part_inertia[t]
     return counts, sums, inertia
-
-
-@jit(parallel=True)
-def column_moments(X, shift):
-    """Per-feature sum of (x - shift) and of (x - shift)**2, for the mean and
-    variance of X without cancellation far from the origin."""
-    n_samples, n_features = X.shape
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    per_task, n_tasks = _task_layout(n_samples, 2 * n_features)
-    part = np.zeros((n_tasks, 2, n_features))
-    for t in prange(n_tasks):
-        xt = np.empty((n_features, BLOCK))
-        for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
-            start = blk * BLOCK
-            n = min(BLOCK, n_samples - start)
-            _load_block(X, start, n, xt)
-            for d in range(n_features):
-                c = shift[d]
-                a = 0.0
-                q = 0.0
-                for b in range(n):
-                    v = xt[d, b] - c
-                    a += v
-                    q += v * v
-                part[t, 0, d] += a
-                part[t, 1, d] += q
-    s1 = np.zeros(n_features)
-    s2 = np.zeros(n_features)
-    for t in range(n_tasks):
-        s1 += part[t, 0]
-        s2 += part[t, 1]
-    return s1, s2

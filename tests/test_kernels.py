@@ -407,13 +407,3 @@ def test_candidate_potentials(n_samples):
     expected = np.minimum(closest[:, None], d2).sum(axis=0)
     assert_allclose(potentials, expected, rtol=1e-11)
     assert_array_equal(closest, before)  # read only
-
-
-@pytest.mark.parametrize("n_samples", [37, MANY])
-def test_column_moments(n_samples):
-    X = make_data(n_samples, 3, seed=26) + 1e6
-    X.flags.writeable = False
-    shift = X[0].copy()
-    s1, s2 = _kernels.column_moments(X, shift)
-    assert_allclose(s1, (X - shift).sum(axis=0), rtol=1e-10, atol=1e-8)
-    assert_allclose(s2, ((X - shift) ** 2).sum(axis=0), rtol=1e-10)

@@ -83,3 +83,13 @@ def test_lloyd_step_without_labels():
         assert_array_equal(u, v)
     expected = np.argmin(((X[:, None, :] - CENTRES[None] - 0.3) ** 2).sum(axis=2), 1)
     assert_array_equal(with_labels, expected)
+
+
+@pytest.mark.parametrize(("n_samples", "size"), [(10, 10), (10, 4), (100_000, 50)])
+def test_sample_rows(n_samples, size):
+    rows = _kmeans.sample_rows(n_samples, size, np.random.RandomState(0))
+    assert rows.shape == (size,)
+    assert len(set(rows.tolist())) == size
+    assert rows.min() >= 0 and rows.max() < n_samples
+    again = _kmeans.sample_rows(n_samples, size, np.random.RandomState(0))
+    assert_array_equal(rows, again)
