@@ -12,6 +12,20 @@ import numba
 
 FASTMATH = {"contract", "reassoc", "arcp", "nsz"}
 
+# Only explicit ``prange`` loops run in parallel. Letting Numba turn every
+# array expression (np.zeros, +=, slicing assignments) into a parallel loop of
+# its own adds a compiled gufunc per expression and slows compilation.
+PARALLEL_PRANGE_ONLY = {
+    "prange": True,
+    "comprehension": False,
+    "numpy": False,
+    "reduction": False,
+    "setitem": False,
+    "stencil": False,
+    "fusion": False,
+    "inplace_binop": False,
+}
+
 
 def _cache_enabled() -> bool:
     return os.environ.get("EMFAST_CACHE", "1").lower() not in {"0", "false", "no", ""}
@@ -21,7 +35,7 @@ def jit(*, parallel: bool = False):
     """Return a ``numba.njit`` decorator with emfast's options."""
     return numba.njit(
         cache=_cache_enabled(),
-        parallel=parallel,
+        parallel=dict(PARALLEL_PRANGE_ONLY) if parallel else False,
         fastmath=set(FASTMATH),
         error_model="numpy",
         nogil=True,

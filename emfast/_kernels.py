@@ -515,46 +515,42 @@ def _block_sq_dist(xt, n, center, out):
             out[b] += t * t
 
 
-@jit(parallel=True)
+# k-means++ seeding runs on at most a bounded subsample of the points (see
+# _kmeans.SUBSAMPLE_SIZE), so its two kernels are serial: quicker to compile.
+
+
+@jit()
 def update_closest(X, center, closest):
     """closest[i] = min(closest[i], ||x_i - center||^2), in place."""
     n_samples, n_features = X.shape
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    for blk in prange(n_blocks):
-        start = blk * BLOCK
+    xt = np.empty((n_features, BLOCK))
+    dist = np.empty(BLOCK)
+    for start in range(0, n_samples, BLOCK):
         n = min(BLOCK, n_samples - start)
-        xt = np.empty((n_features, BLOCK))
-        dist = np.empty(BLOCK)
         _load_block(X, start, n, xt)
         _block_sq_dist(xt, n, center, dist)
         for b in range(n):
             closest[start + b] = min(closest[start + b], dist[b])
 
 
-@jit(parallel=True)
+@jit()
 def candidate_potentials(X, candidates, closest):
-    """For each candidate c: sum_i min(closest[i], ||x_i - c||^2)."""
+    """For each candidate c: sum_i min(closest[i], ||x_i - c||^2), summed
+    block by block in order."""
     n_samples, n_features = X.shape
     n_cand = candidates.shape[0]
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    per_task, n_tasks = _task_layout(n_samples, n_cand)
-    part = np.zeros((n_tasks, n_cand))
-    for t in prange(n_tasks):
-        xt = np.empty((n_features, BLOCK))
-        dist = np.empty(BLOCK)
-        for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
-            start = blk * BLOCK
-            n = min(BLOCK, n_samples - start)
-            _load_block(X, start, n, xt)
-            for c in range(n_cand):
-                _block_sq_dist(xt, n, candidates[c], dist)
-                s = 0.0
-                for b in range(n):
-                    s += min(closest[start + b], dist[b])
-                part[t, c] += s
     total = np.zeros(n_cand)
-    for t in range(n_tasks):
-        total += part[t]
+    xt = np.empty((n_features, BLOCK))
+    dist = np.empty(BLOCK)
+    for start in range(0, n_samples, BLOCK):
+        n = min(BLOCK, n_samples - start)
+        _load_block(X, start, n, xt)
+        for c in range(n_cand):
+            _block_sq_dist(xt, n, candidates[c], dist)
+            s = 0.0
+            for b in range(n):
+                s += min(closest[start + b], dist[b])
+            total[c] += s
     return total
 
 
