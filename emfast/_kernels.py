@@ -368,12 +368,19 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
 
 
 @jit()
-def _task_layout(n_samples, slot_doubles):
+def _block_rows(n_features):
+    """Rows per block: BLOCK, fewer for many features so that a transposed
+    block (n_features, rows) of float64 stays within 32 KiB of L1 cache."""
+    return max(32, min(BLOCK, 4096 // max(1, n_features)))
+
+
+@jit()
+def _task_layout(n_samples, block, slot_doubles):
     """(blocks per task, number of tasks) for a reduction whose partial sums
     take ``slot_doubles`` per task: TASK_BLOCKS blocks per task, or more when
     that keeps all partial sums under about 32 MiB. Depends on the shapes
     only, never on the number of threads."""
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    n_blocks = (n_samples + block - 1) // block
     per_task = TASK_BLOCKS
     max_tasks = max(1, _PARTIALS_MAX_DOUBLES // max(1, slot_doubles))
     if (n_blocks + per_task - 1) // per_task > max_tasks:
@@ -396,6 +403,7 @@ def sufficient_stats(
     ``resp_mode`` is RESP_POSTERIOR.
     """
     n_samples, n_features = X.shape
+    block = _block_rows(n_features)
     n_components = means.shape[0]
     if cov_code == FULL:
         sxx_shape = (n_components, n_features, n_features)
@@ -404,7 +412,7 @@ def sufficient_stats(
     else:
         sxx_shape = (n_components, 1, n_features)
     per_task, n_tasks = _task_layout(
-        n_samples, sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
+        n_samples, block, sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
     )
     part_ll = np.zeros(n_tasks)
     part_nk = np.zeros((n_tasks, n_components))
@@ -414,17 +422,17 @@ def sufficient_stats(
     # One parallel region per pass: each task runs its blocks in order and
     # adds them into its own slot.
     for t in prange(n_tasks):
-        xt = np.empty((n_features, BLOCK))
-        diff = np.empty((n_features, BLOCK))
-        wdiff = np.empty((n_features, BLOCK))
-        resp = np.empty((n_components, BLOCK))
-        work = np.empty((4, BLOCK))
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        wdiff = np.empty((n_features, block))
+        resp = np.empty((n_components, block))
+        work = np.empty((4, block))
         first = t * per_task
         for blk in range(
-            first, min(first + per_task, (n_samples + BLOCK - 1) // BLOCK)
+            first, min(first + per_task, (n_samples + block - 1) // block)
         ):
-            start = blk * BLOCK
-            n = min(BLOCK, n_samples - start)
+            start = blk * block
+            n = min(block, n_samples - start)
             _load_block(X, start, n, xt)
             if resp_mode == RESP_POSTERIOR:
                 _block_log_prob(
@@ -470,16 +478,17 @@ def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels
     into labels (N,), and responsibilities into resp (N, K) when resp has N
     rows (pass an empty (0, K) array to skip them)."""
     n_samples, n_features = X.shape
+    block = _block_rows(n_features)
     n_components = means.shape[0]
     want_resp = resp.shape[0] == n_samples
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
+    n_blocks = (n_samples + block - 1) // block
     for blk in prange(n_blocks):
-        start = blk * BLOCK
-        n = min(BLOCK, n_samples - start)
-        xt = np.empty((n_features, BLOCK))
-        diff = np.empty((n_features, BLOCK))
-        logp = np.empty((n_components, BLOCK))
-        work = np.empty((4, BLOCK))
+        start = blk * block
+        n = min(block, n_samples - start)
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        logp = np.empty((n_components, block))
+        work = np.empty((4, block))
         _load_block(X, start, n, xt)
         _block_log_prob(
             xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], logp
@@ -523,10 +532,11 @@ def _block_sq_dist(xt, n, center, out):
 def update_closest(X, center, closest):
     """closest[i] = min(closest[i], ||x_i - center||^2), in place."""
     n_samples, n_features = X.shape
-    xt = np.empty((n_features, BLOCK))
-    dist = np.empty(BLOCK)
-    for start in range(0, n_samples, BLOCK):
-        n = min(BLOCK, n_samples - start)
+    block = _block_rows(n_features)
+    xt = np.empty((n_features, block))
+    dist = np.empty(block)
+    for start in range(0, n_samples, block):
+        n = min(block, n_samples - start)
         _load_block(X, start, n, xt)
         _block_sq_dist(xt, n, center, dist)
         for b in range(n):
@@ -538,12 +548,13 @@ def candidate_potentials(X, candidates, closest):
     """For each candidate c: sum_i min(closest[i], ||x_i - c||^2), summed
     block by block in order."""
     n_samples, n_features = X.shape
+    block = _block_rows(n_features)
     n_cand = candidates.shape[0]
     total = np.zeros(n_cand)
-    xt = np.empty((n_features, BLOCK))
-    dist = np.empty(BLOCK)
-    for start in range(0, n_samples, BLOCK):
-        n = min(BLOCK, n_samples - start)
+    xt = np.empty((n_features, block))
+    dist = np.empty(block)
+    for start in range(0, n_samples, block):
+        n = min(block, n_samples - start)
         _load_block(X, start, n, xt)
         for c in range(n_cand):
             _block_sq_dist(xt, n, candidates[c], dist)
@@ -564,21 +575,22 @@ def lloyd_step(X, centers, labels):
     centers[k] + sums[k] / counts[k] without cancellation far from the origin.
     """
     n_samples, n_features = X.shape
+    block = _block_rows(n_features)
     n_clusters = centers.shape[0]
     write_labels = labels.shape[0] == n_samples
-    n_blocks = (n_samples + BLOCK - 1) // BLOCK
-    per_task, n_tasks = _task_layout(n_samples, n_clusters * (n_features + 1))
+    n_blocks = (n_samples + block - 1) // block
+    per_task, n_tasks = _task_layout(n_samples, block, n_clusters * (n_features + 1))
     part_counts = np.zeros((n_tasks, n_clusters))
     part_sums = np.zeros((n_tasks, n_clusters, n_features))
     part_inertia = np.zeros(n_tasks)
     for t in prange(n_tasks):
-        xt = np.empty((n_features, BLOCK))
-        best_dist = np.empty(BLOCK)
-        dist = np.empty(BLOCK)
-        best = np.empty(BLOCK, dtype=np.int64)
+        xt = np.empty((n_features, block))
+        best_dist = np.empty(block)
+        dist = np.empty(block)
+        best = np.empty(block, dtype=np.int64)
         for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
-            start = blk * BLOCK
-            n = min(BLOCK, n_samples - start)
+            start = blk * block
+            n = min(block, n_samples - start)
             _load_block(X, start, n, xt)
             for b in range(n):
                 best_dist[b] = np.inf
