@@ -15,10 +15,14 @@ by side, in the same run, on the standard workloads of
 * **Start-up** (:func:`import_overhead`, :func:`first_fit_overhead`,
   :func:`readonly_cache_check`): import time, and the first fit in a fresh
   process with the compile cache warm, cold, and in a read-only package.
+* **End to end** (:func:`end_to_end`, :func:`run_end_to_end`): default fits
+  (k-means initialization, default ``tol``) of both libraries on the same
+  data, for one or more seeds: wall time of ``fit`` (emfast's compile left
+  out), iterations, and the final log-likelihood from each ``score(X)``.
 
 The functions return plain dicts (what ``emfast bench --json`` saves);
 :func:`format_results` and :func:`format_startup` turn them into the tables
-the command prints.
+the command prints; :func:`format_end_to_end` that of the end-to-end fits.
 """
 
 from __future__ import annotations
@@ -788,6 +792,299 @@ def format_results(results: dict) -> str:
             )
     lines += ["", f"Total wall time: {results['seconds']:.0f} s"]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# End to end: default fits, emfast against sklearn
+
+# Relative tolerance for "emfast's final log-likelihood >= sklearn's".
+E2E_LOGLIK_RTOL = 1e-6
+# The compile warm-up fits this many points per component.
+E2E_WARMUP_POINTS_PER_COMPONENT = 50
+
+
+def _default_fit(cls, X, n_components, covariance_type, seed, **params):
+    """Fit ``cls(n_components, covariance_type=..., random_state=seed)`` with
+    every other parameter at its default (unless given in ``params``);
+    returns the estimator and the wall time of ``fit``. A
+    ``ConvergenceWarning`` is silenced (``converged_`` records it)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    gm = cls(n_components, covariance_type=covariance_type, random_state=seed, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = perf_counter()
+        gm.fit(X)
+        seconds = perf_counter() - start
+    return gm, seconds
+
+
+def end_to_end(
+    name: str = "W2",
+    *,
+    n_samples: int | None = None,
+    seeds=(0,),
+    data_seed: int = 0,
+    progress=None,
+) -> dict:
+    """Default fits of emfast and sklearn, side by side, on one workload.
+
+    For each seed in ``seeds``, fits ``emfast.GaussianMixture(K,
+    covariance_type=..., random_state=seed)`` and
+    ``sklearn.mixture.GaussianMixture`` with the same arguments, every other
+    parameter at its default (k-means initialization, ``tol=1e-3``,
+    ``max_iter=100``, ``n_init=1``), on the same data, and records the wall
+    time of ``fit``, ``n_iter_``, ``converged_``, ``lower_bound_`` and the
+    final mean log-likelihood of the data under the fitted model, from each
+    library's own ``score(X)`` (not timed).
+
+    Compile time is not counted: before the timed fits, both libraries fit
+    the first ``50 K`` points once with ``max_iter=2`` and score them, so that
+    emfast's kernels are compiled (or loaded from the on-disk cache) and
+    sklearn's lazy imports are done. Each fit uses the library's own thread
+    settings (emfast: Numba threads and one BLAS thread; sklearn: BLAS's
+    default).
+
+    Parameters
+    ----------
+    name : {'W1', 'W2', 'W3', 'W4', 'W5', 'W6'}, default='W2'
+        The workload: its number of components K and covariance type.
+    n_samples : int, optional
+        Override the workload's number of samples (default: full size).
+    seeds : iterable of int, default=(0,)
+        ``random_state`` of both estimators, one pair of fits per seed.
+    data_seed : int, default=0
+        Seed of the data (the same data for every seed).
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result : dict
+        ``workload``, ``n_samples``, ``n_features``, ``n_components``,
+        ``covariance_type``, ``data_seed``, ``warmup_samples``;
+        ``runs``, one dict per seed with ``seed``, ``emfast_seconds``,
+        ``sklearn_seconds``, ``ratio`` (sklearn's seconds over emfast's: the
+        speed-up), ``emfast_n_iter``, ``sklearn_n_iter``,
+        ``emfast_converged``, ``sklearn_converged``, ``emfast_lower_bound``,
+        ``sklearn_lower_bound``, ``emfast_log_likelihood``,
+        ``sklearn_log_likelihood`` (``score(X)``) and
+        ``emfast_at_least_sklearn`` (emfast's log-likelihood is at least
+        sklearn's, ties within ``1e-6`` relative allowed); and over the seeds
+        ``median_ratio`` and ``all_at_least_sklearn``.
+
+    Examples
+    --------
+    >>> from emfast.bench import end_to_end, format_end_to_end
+    >>> r = end_to_end("W2", n_samples=2000)
+    >>> r["n_components"], [run["seed"] for run in r["runs"]]
+    (16, [0])
+    >>> print(format_end_to_end({"end_to_end": [r]}))  # doctest: +ELLIPSIS
+    End to end, W2: GaussianMixture(16, covariance_type='full', ...
+    ...
+    | seed | emfast s | sklearn s | ratio | emfast iterations | ...
+    ...
+    """
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    from .mixture import GaussianMixture
+
+    def say(message):
+        if progress is not None:
+            progress(f"{name} end to end: {message}")
+
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    X, w = benchmark_data(name, n_samples, seed=data_seed)
+    n, d = X.shape
+    k, cov = w.n_components, w.covariance_type
+    if n < k:
+        raise ValueError(f"n_samples must be at least {k} (the number of components)")
+
+    say("warm-up (compile or load emfast's kernels; sklearn's imports)")
+    warm = X[: min(n, E2E_WARMUP_POINTS_PER_COMPONENT * k)]
+    for cls in (GaussianMixture, SkGaussianMixture):
+        gm, _ = _default_fit(cls, warm, k, cov, 0, max_iter=2)
+        gm.score(warm)
+
+    runs = []
+    for seed in seeds:
+        row = {"seed": seed}
+        for library, cls in (
+            ("emfast", GaussianMixture),
+            ("sklearn", SkGaussianMixture),
+        ):
+            say(f"seed {seed}: {library} fit")
+            gm, seconds = _default_fit(cls, X, k, cov, seed)
+            row[f"{library}_seconds"] = seconds
+            row[f"{library}_n_iter"] = int(gm.n_iter_)
+            row[f"{library}_converged"] = bool(gm.converged_)
+            row[f"{library}_lower_bound"] = float(gm.lower_bound_)
+            row[f"{library}_log_likelihood"] = float(gm.score(X))
+            del gm
+        row["ratio"] = row["sklearn_seconds"] / row["emfast_seconds"]
+        ours, theirs = row["emfast_log_likelihood"], row["sklearn_log_likelihood"]
+        row["emfast_at_least_sklearn"] = bool(
+            ours >= theirs - E2E_LOGLIK_RTOL * abs(theirs)
+        )
+        runs.append(row)
+    return {
+        "workload": name,
+        "n_samples": n,
+        "n_features": d,
+        "n_components": k,
+        "covariance_type": cov,
+        "data_seed": data_seed,
+        "warmup_samples": warm.shape[0],
+        "loglik_rtol": E2E_LOGLIK_RTOL,
+        "runs": runs,
+        "median_ratio": median(r["ratio"] for r in runs),
+        "all_at_least_sklearn": all(r["emfast_at_least_sklearn"] for r in runs),
+    }
+
+
+def run_end_to_end(
+    workloads=None,
+    *,
+    quick: bool = False,
+    n_samples: int | None = None,
+    n_seeds: int = 1,
+    data_seed: int = 0,
+    progress=None,
+) -> dict:
+    """Default fits on several workloads (``emfast bench --end-to-end``).
+
+    Runs :func:`end_to_end` with seeds ``0, 1, ..., n_seeds - 1`` on each
+    workload.
+
+    Parameters
+    ----------
+    workloads : list of str, optional
+        Workload names; ``['W2']`` when None.
+    quick : bool, default=False
+        Reduced sizes (:func:`quick_n_samples`), unless ``n_samples`` is given.
+    n_samples : int, optional
+        Number of samples for every workload (default: full size).
+    n_seeds : int, default=1
+        Number of seeds (``random_state`` of both estimators).
+    data_seed : int, default=0
+        Seed of the data.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    results : dict
+        ``machine`` (:func:`machine_info`), ``settings``, ``end_to_end`` (a
+        list of :func:`end_to_end` results) and ``seconds`` (wall time).
+
+    Examples
+    --------
+    >>> from emfast.bench import run_end_to_end, format_end_to_end
+    >>> results = run_end_to_end(n_samples=20_000, n_seeds=3)  # doctest: +SKIP
+    >>> print(format_end_to_end(results))  # doctest: +SKIP
+    """
+    start = perf_counter()
+    names = ["W2"] if workloads is None else list(workloads)
+    for name in names:
+        if name not in WORKLOADS:
+            raise ValueError(
+                f"Unknown workload {name!r}; expected some of {list(WORKLOADS)}"
+            )
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    results = []
+    for name in names:
+        n = n_samples
+        if n is None and quick:
+            n = quick_n_samples(name)
+        results.append(
+            end_to_end(
+                name,
+                n_samples=n,
+                seeds=range(n_seeds),
+                data_seed=data_seed,
+                progress=progress,
+            )
+        )
+    return {
+        "machine": machine_info(),
+        "settings": {
+            "quick": quick,
+            "n_samples": n_samples,
+            "n_seeds": n_seeds,
+            "data_seed": data_seed,
+        },
+        "end_to_end": results,
+        "seconds": perf_counter() - start,
+    }
+
+
+def format_end_to_end(results: dict) -> str:
+    """Markdown tables of :func:`run_end_to_end`'s results, one per workload.
+
+    See :func:`run_end_to_end` for an example.
+    """
+    lines = []
+    m = results.get("machine")
+    if m is not None:
+        lines += [
+            (
+                f"Machine: {m['cpu']}, {m['n_cpus']} CPUs ({m['numba_threads']} "
+                f"Numba threads); Python {m['python']}, NumPy {m['numpy']}, "
+                f"Numba {m['numba']}, scikit-learn {m['scikit-learn']}"
+            ),
+            "",
+        ]
+    for r in results["end_to_end"]:
+        yes = sum(run["emfast_at_least_sklearn"] for run in r["runs"])
+        lines += [
+            (
+                f"End to end, {r['workload']}: GaussianMixture({r['n_components']}, "
+                f"covariance_type='{r['covariance_type']}', random_state=seed)"
+                f".fit(X), other parameters at their defaults (k-means init, "
+                f"tol=1e-3); {r['n_samples']:,} x {r['n_features']} points. "
+                f"Wall time of fit; emfast's kernels compiled beforehand on "
+                f"{r['warmup_samples']:,} points (compile time not counted). "
+                f"Log-likelihood: score(X) of each library's fitted model"
+            ),
+            "",
+            (
+                "| seed | emfast s | sklearn s | ratio | emfast iterations "
+                "| sklearn iterations | emfast log-likelihood "
+                "| sklearn log-likelihood | emfast >= sklearn |"
+            ),
+            "|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        ]
+        for run in r["runs"]:
+            lines.append(
+                f"| {run['seed']} | {run['emfast_seconds']:.3f} "
+                f"| {run['sklearn_seconds']:.3f} | {run['ratio']:.1f}× "
+                f"| {run['emfast_n_iter']}"
+                f"{'' if run['emfast_converged'] else ' (not converged)'} "
+                f"| {run['sklearn_n_iter']}"
+                f"{'' if run['sklearn_converged'] else ' (not converged)'} "
+                f"| {run['emfast_log_likelihood']:.6f} "
+                f"| {run['sklearn_log_likelihood']:.6f} "
+                f"| {'yes' if run['emfast_at_least_sklearn'] else 'NO'} |"
+            )
+        lines += [
+            "",
+            (
+                f"Median ratio (sklearn s / emfast s) over {len(r['runs'])} "
+                f"seed{'s' if len(r['runs']) != 1 else ''}: "
+                f"{r['median_ratio']:.1f}×; emfast's log-likelihood >= sklearn's "
+                f"(ties within {r['loglik_rtol']:g} relative) on {yes} of "
+                f"{len(r['runs'])}"
+            ),
+            "",
+        ]
+    if "seconds" in results:
+        lines.append(f"Total wall time: {results['seconds']:.0f} s")
+    return "\n".join(lines).rstrip("\n")
 
 
 # ---------------------------------------------------------------------------

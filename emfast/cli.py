@@ -98,7 +98,10 @@ def _add_bench_parser(subparsers) -> None:
             "GFLOP/s against this machine's float64 matrix-multiply rate, and "
             "the peak memory of a fit in a fresh process. With --startup, "
             "measure start-up instead: import time, and the first fit in a "
-            "fresh process with a warm, a cold and a read-only cache."
+            "fresh process with a warm, a cold and a read-only cache. With "
+            "--end-to-end, compare default fits instead (k-means init, "
+            "default tol; workload W2 unless --workloads is given): fit wall "
+            "time, iterations and final log-likelihood, per seed."
         ),
     )
     bench.add_argument(
@@ -106,7 +109,7 @@ def _add_bench_parser(subparsers) -> None:
         type=_workload_list,
         default=None,
         metavar="W1,W2,...",
-        help="workloads to run (default: all six, W1-W6)",
+        help="workloads to run (default: all six, W1-W6; with --end-to-end: W2)",
     )
     bench.add_argument(
         "--quick",
@@ -144,6 +147,24 @@ def _add_bench_parser(subparsers) -> None:
         ),
     )
     bench.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help=(
+            "run only the end-to-end comparison instead of the workloads: "
+            "default fits GaussianMixture(K, covariance_type=..., "
+            "random_state=seed).fit(X) of emfast and sklearn on the same data "
+            "(default workload W2, full size), wall time of fit (emfast's "
+            "compile not counted), iterations and final log-likelihood"
+        ),
+    )
+    bench.add_argument(
+        "--e2e-seeds",
+        type=_int_at_least(1),
+        default=1,
+        metavar="N",
+        help="with --end-to-end: fits per library, seeds 0..N-1 (default: 1)",
+    )
+    bench.add_argument(
         "--json", metavar="FILE", default=None, help="also save the results as JSON"
     )
     bench.set_defaults(handler=_bench)
@@ -157,8 +178,22 @@ def _bench(args) -> int:
     def progress(message: str) -> None:
         print(f"[{perf_counter() - start:6.1f} s] {message}", file=sys.stderr)
 
+    if args.end_to_end and args.startup:
+        raise ValueError("--end-to-end and --startup are separate runs; give one")
+    if args.end_to_end and args.no_sklearn:
+        raise ValueError("--end-to-end compares with sklearn; drop --no-sklearn")
     start = perf_counter()
-    if args.startup:
+    if args.end_to_end:
+        results = bench.run_end_to_end(
+            args.workloads,
+            quick=args.quick,
+            n_samples=args.n_samples,
+            n_seeds=args.e2e_seeds,
+            data_seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_end_to_end(results))
+    elif args.startup:
         progress("start-up measurements (fresh processes; one cold compile)")
         results = bench.startup(repeat=max(args.repeat, 5))
         print(bench.format_startup(results))

@@ -2,7 +2,8 @@
 
 Every workload runs at ``EMFAST_BENCH_SCALE`` times its number of samples
 (default 0.1; 1 gives the sizes of DESIGN.md). Data generation, initial
-parameters and JIT compilation happen in the untimed ``setup``.
+parameters and JIT compilation happen in the untimed ``setup``. ``DefaultFit``
+times whole default fits (k-means initialization, default ``tol``) on W2.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ LIBRARIES = ["emfast", "sklearn"]
 # Bounded iteration counts keep sklearn's fits to seconds at the default scale.
 PEAKMEM_MAX_ITER = 10
 TRACK_MAX_ITER = 5
+# The end-to-end default fit of the issue's goal (GaussianMixture(16) on W2).
+DEFAULT_FIT_WORKLOADS = ["W2"]
 
 
 def _estimator_class(library):
@@ -132,3 +135,39 @@ class Fit:
         return gm.lower_bound_
 
     track_lower_bound.unit = "mean log-likelihood"
+
+
+class DefaultFit:
+    """End to end with the defaults: ``GaussianMixture(K, covariance_type=...,
+    random_state=0).fit(X)``, k-means initialization and default ``tol``, as
+    ``emfast bench --end-to-end`` runs it; emfast's kernels are compiled in the
+    untimed ``setup``. The tracked value is the final mean log-likelihood of
+    the data, each library's own ``score(X)``."""
+
+    params = (DEFAULT_FIT_WORKLOADS, LIBRARIES)
+    param_names = ("workload", "library")
+    number = 1
+    repeat = (1, 3, 60.0)
+    warmup_time = 0.0
+    timeout = 600
+
+    def setup(self, workload, library):
+        self.X, self.workload = benchmark_data(workload, scaled_n_samples(workload))
+        if library == "emfast":
+            _warm_up_emfast(self.X, self.workload)
+
+    def _fit(self, library):
+        w = self.workload
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return _estimator_class(library)(
+                w.n_components, covariance_type=w.covariance_type, random_state=0
+            ).fit(self.X)
+
+    def time_default_fit(self, workload, library):
+        self._fit(library)
+
+    def track_default_fit_loglik(self, workload, library):
+        return float(self._fit(library).score(self.X))
+
+    track_default_fit_loglik.unit = "mean log-likelihood"
