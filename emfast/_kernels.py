@@ -1,6 +1,7 @@
 """Numba kernels: Gaussian log-densities, log-sum-exp and the fused EM pass.
 
-Every kernel cuts the points into blocks of ``BLOCK`` rows, and groups
+Every kernel cuts the points into blocks of ``_block_rows(n_features)`` rows
+(``BLOCK``, fewer for many features; the shape alone decides), and groups
 consecutive blocks into tasks of ``TASK_BLOCKS`` blocks (more when the partial
 sums would be large). One ``prange`` over the tasks makes one parallel region
 per pass; each task adds its blocks, in order, into its own slot of partial
@@ -40,7 +41,7 @@ DIAG = 2  # also 'spherical', with its variance repeated over the features
 
 # Ways to obtain responsibilities in ``sufficient_stats``.
 RESP_POSTERIOR = 0  # E-step from the current parameters
-RESP_LABELS = 1  # one-hot from given labels (k-means initialization)
+RESP_LABELS = 1  # one-hot from given labels
 RESP_RANDOM = 2  # uniform random, normalised per point ('random' initialization)
 RESP_NEAREST = 3  # one-hot to the nearest of ``means`` (k-means initialization)
 
