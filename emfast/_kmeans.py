@@ -59,6 +59,9 @@ def sample_rows(n_samples: int, size: int, random_state: np.random.RandomState):
 # rows, then refines on all of them: seeding costs about
 # n_clusters * (3 + log(n_clusters)) passes over the points it sees.
 SUBSAMPLE_SIZE = 50_000
+# Seedings tried on the subsample (the lowest inertia wins): each costs little
+# next to one pass over all points, and a poor start costs a worse optimum.
+SUBSAMPLE_INITS = 3
 
 
 _NO_LABELS = np.empty(0, dtype=np.int64)
@@ -66,16 +69,17 @@ _NO_LABELS = np.empty(0, dtype=np.int64)
 
 def _lloyd(X, centers, max_iter, threshold):
     """Lloyd iterations from ``centers`` until the squared centre shift is at
-    most ``threshold``; returns (centers, iterations run)."""
+    most ``threshold``; returns (centers, iterations run, inertia of the
+    last assignment)."""
     for n_iter in range(1, max_iter + 1):
-        counts, sums, _inertia = _kernels.lloyd_step(X, centers, _NO_LABELS)
+        counts, sums, inertia = _kernels.lloyd_step(X, centers, _NO_LABELS)
         shift = np.zeros_like(centers)
         filled = counts > 0
         shift[filled] = sums[filled] / counts[filled, None]
         centers = centers + shift
         if np.sum(shift**2) <= threshold:
-            return centers, n_iter
-    return centers, max_iter
+            return centers, n_iter, inertia
+    return centers, max_iter, inertia
 
 
 def kmeans(
@@ -91,7 +95,8 @@ def kmeans(
     feature variance (of the subsample, on large data), or after ``max_iter``
     iterations. An empty cluster keeps
     its centre. On more than ``SUBSAMPLE_SIZE`` points, seeding and the first
-    Lloyd iterations run on a random subsample of that size, and Lloyd
+    Lloyd iterations run on a random subsample of that size, from
+    ``SUBSAMPLE_INITS`` seedings (the lowest inertia is kept), and Lloyd
     iterations on all points finish the job. Returns the centres; no
     (n_samples,) label array is made (the initial responsibilities are
     one-hot to the nearest centre, computed inside the statistics pass).
@@ -103,11 +108,14 @@ def kmeans(
         sub = np.ascontiguousarray(X[rows])
         sub.flags.writeable = False  # the form the kernels are compiled for
         threshold = tol * float(np.mean(np.var(sub, axis=0)))
-        centers, _ = kmeans_plusplus(sub, n_clusters, random_state)
-        centers, used = _lloyd(sub, centers, max_iter, threshold)
-        max_iter = max(1, max_iter - used)
+        best_inertia = np.inf
+        for _ in range(SUBSAMPLE_INITS):
+            seeds, _ = kmeans_plusplus(sub, n_clusters, random_state)
+            found, _, inertia = _lloyd(sub, seeds, max_iter, threshold)
+            if inertia < best_inertia:
+                centers, best_inertia = found, inertia
     else:
         threshold = tol * float(np.mean(np.var(X, axis=0)))
         centers, _ = kmeans_plusplus(X, n_clusters, random_state)
-    centers, _ = _lloyd(X, centers, max_iter, threshold)
+    centers, _, _ = _lloyd(X, centers, max_iter, threshold)
     return centers
