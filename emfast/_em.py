@@ -24,6 +24,7 @@ from ._params import (
 )
 
 _NO_LABELS = np.empty(0, dtype=np.int64)
+_NO_WEIGHTS = np.empty(0)
 
 
 @dataclass
@@ -39,8 +40,9 @@ def _tied_center(means, weights):
     return np.ascontiguousarray(weights @ means / weights.sum())
 
 
-def e_step_stats(X, params: Params, covariance_type: str):
-    """One fused pass: (mean log-likelihood, statistics, tied centre)."""
+def e_step_stats(X, params: Params, covariance_type: str, sample_weight=None):
+    """One fused pass: (mean log-likelihood, statistics, tied centre); with
+    ``sample_weight``, weighted sums and the weighted mean."""
     means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
     center = _tied_center(means, np.asarray(params.weights, dtype=np.float64))
     ll, nk, sx, sxx = _kernels.sufficient_stats(
@@ -54,8 +56,10 @@ def e_step_stats(X, params: Params, covariance_type: str):
         _kernels.RESP_POSTERIOR,
         _NO_LABELS,
         0,
+        _NO_WEIGHTS if sample_weight is None else sample_weight,
     )
-    return ll / X.shape[0], (nk, sx, sxx), center
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    return ll / total, (nk, sx, sxx), center
 
 
 def m_step(stats, centers, covariance_type, reg_covar, dtype, tied_center) -> Params:
@@ -69,7 +73,15 @@ def m_step(stats, centers, covariance_type, reg_covar, dtype, tied_center) -> Pa
 
 
 def _params_from_resp(
-    X, covariance_type, reg_covar, dtype, centers, mode, labels, seed
+    X,
+    covariance_type,
+    reg_covar,
+    dtype,
+    centers,
+    mode,
+    labels,
+    seed,
+    sample_weight=None,
 ):
     center = np.ascontiguousarray(centers.mean(axis=0))
     _, nk, sx, sxx = _kernels.sufficient_stats(
@@ -83,6 +95,7 @@ def _params_from_resp(
         mode,
         labels,
         seed,
+        _NO_WEIGHTS if sample_weight is None else sample_weight,
     )
     return m_step((nk, sx, sxx), centers, covariance_type, reg_covar, dtype, center)
 
@@ -119,13 +132,15 @@ def initialize(
     means_init,
     precisions_init,
     random_state,
+    sample_weight=None,
 ) -> Params:
-    """Initial parameters; user-supplied ones take precedence, as in sklearn."""
+    """Initial parameters; user-supplied ones take precedence, as in sklearn.
+    ``sample_weight`` weighs the points in every initialization method."""
     dtype = X.dtype
     n_features = X.shape[1]
     if weights_init is None or means_init is None or precisions_init is None:
         if init_params == "kmeans":
-            centers = kmeans(X, n_components, random_state)
+            centers = kmeans(X, n_components, random_state, sample_weight=sample_weight)
             params = _params_from_resp(
                 X,
                 covariance_type,
@@ -135,6 +150,7 @@ def initialize(
                 _kernels.RESP_NEAREST,
                 _NO_LABELS,
                 0,
+                sample_weight,
             )
         elif init_params == "random":
             seed = int(random_state.randint(np.iinfo(np.int32).max))
@@ -148,15 +164,23 @@ def initialize(
                 _kernels.RESP_RANDOM,
                 _NO_LABELS,
                 seed,
+                sample_weight,
             )
         else:
             if init_params == "random_from_data":
                 # sklearn's draws: the same random_state gives sklearn's start.
+                p = (
+                    None
+                    if sample_weight is None
+                    else sample_weight / sample_weight.sum()
+                )
                 indices = random_state.choice(
-                    X.shape[0], size=n_components, replace=False
+                    X.shape[0], size=n_components, replace=False, p=p
                 )
             else:  # k-means++
-                _, indices = kmeans_plusplus(X, n_components, random_state)
+                _, indices = kmeans_plusplus(
+                    X, n_components, random_state, sample_weight
+                )
             params = _params_at_points(
                 np.asarray(X[indices]),
                 n_features,
@@ -243,6 +267,7 @@ def fit_em(
     verbose: int = 0,
     verbose_interval: int = 10,
     on_iteration: Callable[[int, float], None] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> FitResult:
     """Fit a Gaussian mixture by EM with ``n_init`` restarts; keep the best.
 
@@ -250,7 +275,10 @@ def fit_em(
     finite. With ``warm_params`` a single run starts from them (warm start).
     Follows sklearn's loop exactly: each iteration's lower bound is the mean
     log-likelihood of the parameters entering that iteration's E-step, and a
-    run stops when it changes by less than ``tol``.
+    run stops when it changes by less than ``tol``. ``sample_weight``
+    (validated: finite, non-negative, not all zero) weighs every point in the
+    initialization and the iterations; the lower bound is then the weighted
+    mean log-likelihood.
     """
     # The M-step's small LAPACK calls run between parallel kernel passes; a
     # multi-threaded BLAS would spin against the kernels' threads (measured:
@@ -274,6 +302,7 @@ def fit_em(
             verbose=verbose,
             verbose_interval=verbose_interval,
             on_iteration=on_iteration,
+            sample_weight=sample_weight,
         )
 
 
@@ -296,6 +325,7 @@ def _fit_em(
     verbose,
     verbose_interval,
     on_iteration,
+    sample_weight,
 ):
     dtype = X.dtype
     printer = VerbosePrinter(verbose, verbose_interval)
@@ -317,6 +347,7 @@ def _fit_em(
                 means_init=means_init,
                 precisions_init=precisions_init,
                 random_state=random_state,
+                sample_weight=sample_weight,
             )
         else:
             params = warm_params
@@ -329,7 +360,9 @@ def _fit_em(
         converged = False
         for n_iter in range(1, max_iter + 1):
             prev_lower_bound = lower_bound
-            lower_bound, stats, tied_center = e_step_stats(X, params, covariance_type)
+            lower_bound, stats, tied_center = e_step_stats(
+                X, params, covariance_type, sample_weight
+            )
             params = m_step(
                 stats, params.means, covariance_type, reg_covar, dtype, tied_center
             )

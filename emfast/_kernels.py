@@ -308,9 +308,13 @@ def _lower_products(a, c, n, out):
 
 
 @jit()
-def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx):
+def _block_stats(
+    xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx, weight, weighted
+):
     """Add the block's responsibility-weighted statistics, centred on the
-    current means, into nk (K,), sx (K, D) and sxx (see ``sufficient_stats``)."""
+    current means, into nk (K,), sx (K, D) and sxx (see ``sufficient_stats``).
+    With ``weighted``, resp already includes the sample weights and
+    weight[:n] holds them (for the tied scatter)."""
     n_features = xt.shape[0]
     for k in range(means.shape[0]):
         r = resp[k]
@@ -365,7 +369,13 @@ def _block_stats(xt, n, means, resp, cov_code, center, diff, wdiff, nk, sx, sxx)
         # Total scatter around a fixed centre; the M-step removes the
         # between-component part.
         _center(xt, center, n, diff)
-        _lower_products(diff, diff, n, sxx[0])
+        if weighted:
+            for d in range(n_features):
+                for b in range(n):
+                    wdiff[d, b] = weight[b] * diff[d, b]
+            _lower_products(wdiff, diff, n, sxx[0])
+        else:
+            _lower_products(diff, diff, n, sxx[0])
 
 
 @jit()
@@ -391,9 +401,22 @@ def _task_layout(n_samples, block, slot_doubles):
 
 @jit(parallel=True)
 def sufficient_stats(
-    X, means, prec_tri, prec_diag, log_norm, cov_code, center, resp_mode, labels, seed
+    X,
+    means,
+    prec_tri,
+    prec_diag,
+    log_norm,
+    cov_code,
+    center,
+    resp_mode,
+    labels,
+    seed,
+    sample_weight,
 ):
     """One fused pass over X: log-likelihood and sufficient statistics.
+
+    With ``sample_weight`` of length n_samples (else empty), every sum below
+    weighs point i by sample_weight[i].
 
     Returns ``(log_likelihood, nk, sx, sxx)``: the sum over points of
     log p(x); nk[k] = sum_i r_ik; sx[k] = sum_i r_ik (x_i - means[k]); and
@@ -415,6 +438,7 @@ def sufficient_stats(
     per_task, n_tasks = _task_layout(
         n_samples, block, sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
     )
+    weighted = sample_weight.shape[0] == n_samples
     part_ll = np.zeros(n_tasks)
     part_nk = np.zeros((n_tasks, n_components))
     part_sx = np.zeros((n_tasks, n_components, n_features))
@@ -428,6 +452,7 @@ def sufficient_stats(
         wdiff = np.empty((n_features, block))
         resp = np.empty((n_components, block))
         work = np.empty((4, block))
+        weight = np.empty(block)
         first = t * per_task
         for blk in range(
             first, min(first + per_task, (n_samples + block - 1) // block)
@@ -435,18 +460,32 @@ def sufficient_stats(
             start = blk * block
             n = min(block, n_samples - start)
             _load_block(X, start, n, xt)
+            if weighted:
+                for b in range(n):
+                    weight[b] = sample_weight[start + b]
             if resp_mode == RESP_POSTERIOR:
                 _block_log_prob(
                     xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], resp
                 )
                 _block_normalize(resp, n, work)
-                part_ll[t] += _block_log_likelihood(work, n)
+                if weighted:
+                    s = 0.0
+                    for b in range(n):
+                        if weight[b] != 0.0:
+                            s += weight[b] * (work[0, b] + np.log(work[1, b]))
+                    part_ll[t] += s
+                else:
+                    part_ll[t] += _block_log_likelihood(work, n)
             elif resp_mode == RESP_LABELS:
                 _block_label_resp(labels, start, n, resp)
             elif resp_mode == RESP_NEAREST:
                 _block_nearest_resp(xt, n, means, resp, work[0], work[1])
             else:
                 _block_random_resp(seed + blk, n, resp)
+            if weighted:
+                for k in range(n_components):
+                    for b in range(n):
+                        resp[k, b] *= weight[b]
             _block_stats(
                 xt,
                 n,
@@ -459,6 +498,8 @@ def sufficient_stats(
                 part_nk[t],
                 part_sx[t],
                 part_sxx[t],
+                weight,
+                weighted,
             )
 
     log_likelihood = 0.0
@@ -545,9 +586,10 @@ def update_closest(X, center, closest):
 
 
 @jit()
-def candidate_potentials(X, candidates, closest):
-    """For each candidate c: sum_i min(closest[i], ||x_i - c||^2), summed
-    block by block in order."""
+def candidate_potentials(X, candidates, closest, sample_weight):
+    """For each candidate c: sum_i w_i min(closest[i], ||x_i - c||^2), summed
+    block by block in order (w_i = sample_weight[i], or 1 when it is empty)."""
+    weighted = sample_weight.shape[0] == X.shape[0]
     n_samples, n_features = X.shape
     block = _block_rows(n_features)
     n_cand = candidates.shape[0]
@@ -560,25 +602,31 @@ def candidate_potentials(X, candidates, closest):
         for c in range(n_cand):
             _block_sq_dist(xt, n, candidates[c], dist)
             s = 0.0
-            for b in range(n):
-                s += min(closest[start + b], dist[b])
+            if weighted:
+                for b in range(n):
+                    s += sample_weight[start + b] * min(closest[start + b], dist[b])
+            else:
+                for b in range(n):
+                    s += min(closest[start + b], dist[b])
             total[c] += s
     return total
 
 
 @jit(parallel=True)
-def lloyd_step(X, centers, labels):
+def lloyd_step(X, centers, labels, sample_weight):
     """Assign each point to its nearest centre (labels, in place, unless
     labels is empty).
 
     Returns ``(counts, sums, inertia)`` with sums[k] = sum over the points of
-    cluster k of (x - centers[k]), so the new centre is
+    cluster k of (x - centers[k]) (each point weighted by sample_weight, when
+    that is not empty; counts are then sums of weights), so the new centre is
     centers[k] + sums[k] / counts[k] without cancellation far from the origin.
     """
     n_samples, n_features = X.shape
     block = _block_rows(n_features)
     n_clusters = centers.shape[0]
     write_labels = labels.shape[0] == n_samples
+    weighted = sample_weight.shape[0] == n_samples
     n_blocks = (n_samples + block - 1) // block
     per_task, n_tasks = _task_layout(n_samples, block, n_clusters * (n_features + 1))
     part_counts = np.zeros((n_tasks, n_clusters))
@@ -607,10 +655,11 @@ def lloyd_step(X, centers, labels):
                 k = best[b]
                 if write_labels:
                     labels[start + b] = k
-                part_counts[t, k] += 1.0
-                s += best_dist[b]
+                w = sample_weight[start + b] if weighted else 1.0
+                part_counts[t, k] += w
+                s += w * best_dist[b]
                 for d in range(n_features):
-                    part_sums[t, k, d] += xt[d, b] - centers[k, d]
+                    part_sums[t, k, d] += w * (xt[d, b] - centers[k, d])
             part_inertia[t] += s
     counts = np.zeros(n_clusters)
     sums = np.zeros((n_clusters, n_features))

@@ -6,6 +6,8 @@ never written back to.
 
 from __future__ import annotations
 
+from numbers import Number
+
 import numpy as np
 from sklearn.utils import check_array
 
@@ -78,3 +80,36 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     elif np.any(precisions <= 0.0):
         raise ValueError(f"'{covariance_type} precision' should be positive")
     return precisions
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Validate ``sample_weight``: None, a number, or an array of shape
+    (n_samples,) of finite non-negative values that are not all zero.
+    Returns None or a float64 array."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, Number):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    sample_weight = check_array(
+        sample_weight,
+        ensure_2d=False,
+        dtype=np.float64,
+        ensure_all_finite=True,
+        input_name="sample_weight",
+    )
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            f"sample_weight must be 1-D, of shape (n_samples,) = ({n_samples},); "
+            f"got shape {sample_weight.shape}"
+        )
+    if sample_weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected ({n_samples},)!"
+        )
+    if np.any(sample_weight < 0):
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    if not np.any(sample_weight > 0):
+        raise ValueError(
+            "Sample weights must contain at least one non-zero number; all are zero."
+        )
+    return np.array(sample_weight, dtype=np.float64)

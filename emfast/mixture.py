@@ -20,7 +20,12 @@ from ._params import (
     n_parameters,
     precisions_from_cholesky,
 )
-from ._validation import check_means, check_precisions, check_weights
+from ._validation import (
+    check_means,
+    check_precisions,
+    check_sample_weight,
+    check_weights,
+)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -173,7 +178,7 @@ default='kmeans'
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with the EM algorithm.
 
         Runs ``n_init`` initializations and keeps the one with the largest
@@ -188,6 +193,11 @@ default='kmeans'
             attributes.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each point (a number weighs all alike).
+            Integer weights give the fit of the data with each row repeated
+            that many times; zero-weight rows are ignored. Used by the
+            initialization too.
 
         Returns
         -------
@@ -202,10 +212,10 @@ default='kmeans'
         >>> GaussianMixture(2, random_state=0).fit(X).converged_
         True
         """
-        self._fit(X)
+        self._fit(X, sample_weight)
         return self
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Estimate the model parameters with EM and predict labels for X.
 
         Equivalent to ``fit(X).predict(X)``: a final E-step uses the fitted
@@ -217,6 +227,8 @@ default='kmeans'
             The data, one point per row.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each point, as in :meth:`fit`.
 
         Returns
         -------
@@ -232,10 +244,10 @@ default='kmeans'
         >>> len(set(labels[:3])), len(set(labels[3:])), bool(labels[0] != labels[3])
         (1, 1, True)
         """
-        X = self._fit(X)
+        X = self._fit(X, sample_weight)
         return self._score(X, want_resp=False)[1]
 
-    def _fit(self, X):
+    def _fit(self, X, sample_weight=None):
         """Validate, run EM, set the fitted attributes; returns X as the
         kernels take it."""
         self._validate_params()
@@ -247,6 +259,15 @@ default='kmeans'
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {X.shape[0]}"
             )
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        if sample_weight is not None:
+            n_positive = int(np.count_nonzero(sample_weight))
+            if n_positive < self.n_components:
+                raise ValueError(
+                    "Expected at least n_components points with a positive "
+                    f"sample_weight but got n_components = {self.n_components}, "
+                    f"{n_positive} positive weights"
+                )
         n_features = X.shape[1]
         weights_init = means_init = precisions_init = None
         if self.weights_init is not None:
@@ -279,6 +300,7 @@ default='kmeans'
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
+            sample_weight=sample_weight,
         )
         self._set_fitted(result, X.dtype)
         return X
@@ -356,7 +378,7 @@ default='kmeans'
         X = self._validate_X_predict(X)
         return self._score(X, want_resp=False)[0].astype(X.dtype, copy=False)
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """Compute the mean log-likelihood per sample of X.
 
         Parameters
@@ -365,11 +387,13 @@ default='kmeans'
             The data, one point per row.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: the weighted mean is returned.
 
         Returns
         -------
         log_likelihood : float
-            Mean of ``score_samples(X)``.
+            Mean of ``score_samples(X)``, weighted by ``sample_weight``.
 
         Examples
         --------
@@ -379,7 +403,11 @@ default='kmeans'
         >>> isinstance(GaussianMixture(1).fit(X).score(X), float)
         True
         """
-        return float(np.mean(self.score_samples(X)))
+        log_prob = self.score_samples(X)
+        sample_weight = check_sample_weight(sample_weight, log_prob.shape[0])
+        if sample_weight is None:
+            return float(np.mean(log_prob))
+        return float(np.average(log_prob, weights=sample_weight))
 
     def predict(self, X):
         """Predict the most probable component of each sample.

@@ -22,6 +22,7 @@ MANY = 32 * BLOCK + 300
 # Fewer rows than a block, exactly one block, a ragged tail, many blocks.
 N_SAMPLES = (1, 37, BLOCK, 3 * BLOCK + 17, MANY)
 NO_LABELS = np.empty(0, dtype=np.int64)
+NO_WEIGHTS = np.empty(0)
 
 
 def random_params(covariance_type, n_components, n_features, seed):
@@ -123,7 +124,13 @@ def test_score_samples_far_tails():
 
 
 def run_sufficient_stats(
-    X, params, covariance_type, mode=_kernels.RESP_POSTERIOR, labels=NO_LABELS, seed=0
+    X,
+    params,
+    covariance_type,
+    mode=_kernels.RESP_POSTERIOR,
+    labels=NO_LABELS,
+    seed=0,
+    sample_weight=NO_WEIGHTS,
 ):
     means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
     center = _tied_center(means, params.weights)
@@ -138,6 +145,7 @@ def run_sufficient_stats(
         mode,
         labels,
         seed,
+        sample_weight,
     )
     return result, center
 
@@ -357,7 +365,7 @@ def test_lloyd_step(n_samples):
     X = make_data(n_samples, 3, seed=17)
     centers = make_data(5, 3, seed=18)
     labels = np.full(n_samples, -1, dtype=np.int64)
-    counts, sums, inertia = _kernels.lloyd_step(X, centers, labels)
+    counts, sums, inertia = _kernels.lloyd_step(X, centers, labels, NO_WEIGHTS)
     d2 = brute_force_sq_dist(X, centers)
     ref_labels = d2.argmin(axis=1)
     assert_array_equal(labels, ref_labels)
@@ -373,7 +381,7 @@ def test_lloyd_step_float32_input():
     X32 = make_data(MANY, 2, seed=19, dtype=np.float32)
     centers = make_data(4, 2, seed=20)
     labels = np.empty(X32.shape[0], dtype=np.int64)
-    counts, _, inertia = _kernels.lloyd_step(X32, centers, labels)
+    counts, _, inertia = _kernels.lloyd_step(X32, centers, labels, NO_WEIGHTS)
     d2 = brute_force_sq_dist(X32.astype(np.float64), centers)
     assert_array_equal(labels, d2.argmin(axis=1))
     assert_allclose(inertia, d2.min(axis=1).sum(), rtol=1e-11)
@@ -402,7 +410,7 @@ def test_candidate_potentials(n_samples):
     candidates = make_data(3, 2, seed=24)
     closest = np.random.default_rng(25).uniform(0.0, 20.0, size=n_samples)
     before = closest.copy()
-    potentials = _kernels.candidate_potentials(X, candidates, closest)
+    potentials = _kernels.candidate_potentials(X, candidates, closest, NO_WEIGHTS)
     d2 = brute_force_sq_dist(X, candidates)
     expected = np.minimum(closest[:, None], d2).sum(axis=0)
     assert_allclose(potentials, expected, rtol=1e-11)

@@ -77,8 +77,8 @@ def test_nearest_centre_statistics_match_labels():
 def test_lloyd_step_without_labels():
     X = blobs(300)
     with_labels = np.empty(len(X), dtype=np.int64)
-    a = _kernels.lloyd_step(X, CENTRES + 0.3, with_labels)
-    b = _kernels.lloyd_step(X, CENTRES + 0.3, np.empty(0, dtype=np.int64))
+    a = _kernels.lloyd_step(X, CENTRES + 0.3, with_labels, np.empty(0))
+    b = _kernels.lloyd_step(X, CENTRES + 0.3, np.empty(0, dtype=np.int64), np.empty(0))
     for u, v in zip(a, b):
         assert_array_equal(u, v)
     expected = np.argmin(((X[:, None, :] - CENTRES[None] - 0.3) ** 2).sum(axis=2), 1)

@@ -40,6 +40,7 @@ def _stats_args(X, params, covariance_type):
         _kernels.RESP_POSTERIOR,
         NO_LABELS,
         0,
+        np.empty(0),
     )
 
 
