@@ -5,6 +5,7 @@ iterations run as fused, block-parallel Numba kernels.
 """
 
 from .mixture import GaussianMixture
+from .selection import ModelSelection, select_model
 
-__all__ = ["GaussianMixture", "__version__"]
+__all__ = ["GaussianMixture", "ModelSelection", "__version__", "select_model"]
 __version__ = "0.1.0"
