@@ -505,6 +505,18 @@ def quick_n_samples(name: str) -> int:
     return WORKLOADS[name].n_samples // QUICK_DIVISORS.get(name, QUICK_DIVISOR)
 
 
+def _workload_sizes(names, n_samples, quick):
+    """[(name, n_samples or None)] for the workloads to run, checked."""
+    for name in names:
+        if name not in WORKLOADS:
+            raise ValueError(
+                f"Unknown workload {name!r}; expected some of {list(WORKLOADS)}"
+            )
+    if n_samples is not None or not quick:
+        return [(name, n_samples) for name in names]
+    return [(name, quick_n_samples(name)) for name in names]
+
+
 def _median_seconds(fn, repeat: int, setup=None) -> float:
     times = []
     for _ in range(repeat):
@@ -685,20 +697,13 @@ def run(
     """
     start = perf_counter()
     names = list(WORKLOADS) if workloads is None else list(workloads)
-    for name in names:
-        if name not in WORKLOADS:
-            raise ValueError(
-                f"Unknown workload {name!r}; expected some of {list(WORKLOADS)}"
-            )
+    sizes = _workload_sizes(names, n_samples, quick)
     if progress is not None:
         progress("measuring the matrix-multiply rate")
     machine = machine_info()
     machine["matmul_gflops"] = matmul_gflops(matmul_size)
     results = []
-    for name in names:
-        n = n_samples
-        if n is None and quick:
-            n = quick_n_samples(name)
+    for name, n in sizes:
         results.append(
             run_workload(
                 name,
@@ -989,18 +994,11 @@ def run_end_to_end(
     """
     start = perf_counter()
     names = ["W2"] if workloads is None else list(workloads)
-    for name in names:
-        if name not in WORKLOADS:
-            raise ValueError(
-                f"Unknown workload {name!r}; expected some of {list(WORKLOADS)}"
-            )
+    sizes = _workload_sizes(names, n_samples, quick)
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
     results = []
-    for name in names:
-        n = n_samples
-        if n is None and quick:
-            n = quick_n_samples(name)
+    for name, n in sizes:
         results.append(
             end_to_end(
                 name,

@@ -14,6 +14,16 @@ from .mixture import GaussianMixture, _kernel_input
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _CRITERIA = ("bic", "aic")
+_COLUMNS = (
+    "n_components",
+    "covariance_type",
+    "bic",
+    "aic",
+    "log_likelihood",
+    "n_iter",
+    "converged",
+    "n_parameters",
+)
 
 
 @dataclass
@@ -42,15 +52,7 @@ class ModelSelection:
     table: dict
 
     def __str__(self) -> str:
-        columns = (
-            "n_components",
-            "covariance_type",
-            "bic",
-            "aic",
-            "log_likelihood",
-            "n_iter",
-            "converged",
-        )
+        columns = _COLUMNS[:-1]  # n_parameters stays in the table only
         lines = ["  ".join(f"{c:>15}" for c in columns)]
         for i in range(len(self.table["bic"])):
             cells = []
@@ -135,19 +137,7 @@ def select_model(
     weights = check_sample_weight(sample_weight, X.shape[0])
     n_eff = X.shape[0] if weights is None else float(weights.sum())
 
-    table: dict[str, list] = {
-        key: []
-        for key in (
-            "n_components",
-            "covariance_type",
-            "bic",
-            "aic",
-            "log_likelihood",
-            "n_iter",
-            "converged",
-            "n_parameters",
-        )
-    }
+    table: dict[str, list] = {key: [] for key in _COLUMNS}
     estimators = []
     for covariance_type in grid_types:
         for k in grid_k:
