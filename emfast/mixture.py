@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -81,6 +82,12 @@ default='kmeans'
         the change of the log-likelihood.
     verbose_interval : int, default=10
         Number of iterations between messages.
+    nan_policy : {'raise', 'omit'}, default='raise'
+        What ``fit`` does with NaN in X: 'raise' (sklearn's behaviour) raises
+        a ValueError; 'omit' fits on the rows without NaN, warns how many
+        rows were dropped and records it in ``n_samples_omitted_``
+        (``fit_predict`` labels the dropped rows -1). Infinite values are an
+        error either way; ``predict`` and the other methods take no NaN.
 
     Attributes
     ----------
@@ -103,6 +110,9 @@ default='kmeans'
         Mean log-likelihood per sample of the best fit (at its last E-step).
     lower_bounds_ : list of float
         The lower bound at each iteration of the best fit.
+    n_samples_omitted_ : int
+        Rows of X dropped by ``nan_policy='omit'`` in the last ``fit`` (0
+        otherwise).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -141,6 +151,7 @@ default='kmeans'
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "nan_policy": [StrOptions({"raise", "omit"})],
     }
 
     def __init__(
@@ -160,6 +171,7 @@ default='kmeans'
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -175,6 +187,7 @@ default='kmeans'
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------------ fit
 
@@ -244,14 +257,53 @@ default='kmeans'
         >>> len(set(labels[:3])), len(set(labels[3:])), bool(labels[0] != labels[3])
         (1, 1, True)
         """
-        X = self._fit(X, sample_weight)
-        return self._score(X, want_resp=False)[1]
+        X, kept = self._fit(X, sample_weight)
+        labels = self._score(X, want_resp=False)[1]
+        if kept is None:
+            return labels
+        all_labels = np.full(kept.shape[0], -1, dtype=labels.dtype)
+        all_labels[kept] = labels
+        return all_labels
 
     def _fit(self, X, sample_weight=None):
-        """Validate, run EM, set the fitted attributes; returns X as the
-        kernels take it."""
+        """Validate, run EM, set the fitted attributes. Returns X as the
+        kernels take it and the mask of the rows kept (None when all were)."""
         self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        omit = self.nan_policy == "omit"
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2,
+            ensure_all_finite="allow-nan" if omit else True,
+        )
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+        kept = None
+        self.n_samples_omitted_ = 0
+        if omit:
+            complete = ~np.isnan(X).any(axis=1)
+            n_omitted = int(X.shape[0] - np.count_nonzero(complete))
+            if n_omitted:
+                if n_omitted > X.shape[0] - 2:
+                    raise ValueError(
+                        f"nan_policy='omit': {n_omitted} of {X.shape[0]} rows of "
+                        "X contain NaN, which leaves fewer than 2 rows to fit"
+                    )
+                warnings.warn(
+                    f"nan_policy='omit': dropped {n_omitted} of {X.shape[0]} "
+                    "rows of X that contain NaN",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                X = X[complete]
+                if sample_weight is not None:
+                    sample_weight = sample_weight[complete]
+                    if not np.any(sample_weight > 0):
+                        raise ValueError(
+                            "nan_policy='omit': every row left has sample_weight 0"
+                        )
+                kept = complete
+            self.n_samples_omitted_ = n_omitted
         X = _kernel_input(X)
         if X.shape[0] < self.n_components:
             raise ValueError(
@@ -259,7 +311,6 @@ default='kmeans'
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {X.shape[0]}"
             )
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         if sample_weight is not None:
             n_positive = int(np.count_nonzero(sample_weight))
             if n_positive < self.n_components:
@@ -303,7 +354,12 @@ default='kmeans'
             sample_weight=sample_weight,
         )
         self._set_fitted(result, X.dtype)
-        return X
+        return X, kept
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.nan_policy != "raise"
+        return tags
 
     def _current_params(self) -> Params:
         return Params(
