@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _kernels
 from ._kmeans import kmeans, kmeans_plusplus
+from ._missing import e_step_stats_missing, m_step_missing
 from ._params import (
     COV_CODES,
     Params,
@@ -268,6 +269,7 @@ def fit_em(
     verbose_interval: int = 10,
     on_iteration: Callable[[int, float], None] | None = None,
     sample_weight: np.ndarray | None = None,
+    patterns: list | None = None,
 ) -> FitResult:
     """Fit a Gaussian mixture by EM with ``n_init`` restarts; keep the best.
 
@@ -278,7 +280,10 @@ def fit_em(
     run stops when it changes by less than ``tol``. ``sample_weight``
     (validated: finite, non-negative, not all zero) weighs every point in the
     initialization and the iterations; the lower bound is then the weighted
-    mean log-likelihood.
+    mean log-likelihood. With ``patterns`` (rows grouped by missingness,
+    from ``_missing.group_patterns``), the iterations are EM for values
+    missing at random, and ``X`` (NaN filled in) serves the initialization
+    only.
     """
     # The M-step's small LAPACK calls run between parallel kernel passes; a
     # multi-threaded BLAS would spin against the kernels' threads (measured:
@@ -303,6 +308,7 @@ def fit_em(
             verbose_interval=verbose_interval,
             on_iteration=on_iteration,
             sample_weight=sample_weight,
+            patterns=patterns,
         )
 
 
@@ -326,6 +332,7 @@ def _fit_em(
     verbose_interval,
     on_iteration,
     sample_weight,
+    patterns,
 ):
     dtype = X.dtype
     printer = VerbosePrinter(verbose, verbose_interval)
@@ -360,12 +367,20 @@ def _fit_em(
         converged = False
         for n_iter in range(1, max_iter + 1):
             prev_lower_bound = lower_bound
-            lower_bound, stats, tied_center = e_step_stats(
-                X, params, covariance_type, sample_weight
-            )
-            params = m_step(
-                stats, params.means, covariance_type, reg_covar, dtype, tied_center
-            )
+            if patterns is None:
+                lower_bound, stats, tied_center = e_step_stats(
+                    X, params, covariance_type, sample_weight
+                )
+                params = m_step(
+                    stats, params.means, covariance_type, reg_covar, dtype, tied_center
+                )
+            else:
+                lower_bound, stats = e_step_stats_missing(
+                    patterns, params, covariance_type, X.shape[1]
+                )
+                params = m_step_missing(
+                    stats, params.means, covariance_type, reg_covar, dtype
+                )
             lower_bounds.append(lower_bound)
             change = lower_bound - prev_lower_bound
             printer.iter_end(n_iter, change)

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels
 from ._em import fit_em
+from ._missing import fill_with_means, group_patterns, score_missing
 from ._params import (
     Params,
     kernel_args,
@@ -27,6 +28,8 @@ from ._validation import (
     check_sample_weight,
     check_weights,
 )
+
+_PARAM_FIELDS = ("weights", "means", "covariances", "precisions_cholesky")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -82,12 +85,18 @@ default='kmeans'
         the change of the log-likelihood.
     verbose_interval : int, default=10
         Number of iterations between messages.
-    nan_policy : {'raise', 'omit'}, default='raise'
+    nan_policy : {'raise', 'omit', 'marginalize'}, default='raise'
         What ``fit`` does with NaN in X: 'raise' (sklearn's behaviour) raises
         a ValueError; 'omit' fits on the rows without NaN, warns how many
         rows were dropped and records it in ``n_samples_omitted_``
-        (``fit_predict`` labels the dropped rows -1). Infinite values are an
-        error either way; ``predict`` and the other methods take no NaN.
+        (``fit_predict`` labels the dropped rows -1); 'marginalize' runs
+        exact EM for values missing at random (the E-step uses each point's
+        observed coordinates under the marginal Gaussians, the M-step the
+        conditional means and covariances of the missing ones; the
+        initialization sees NaN replaced by column means), and then
+        ``score_samples``, ``score``, ``predict`` and ``predict_proba`` accept
+        NaN too. Infinite values are an error always; a row with every value
+        missing is an error with 'marginalize'.
 
     Attributes
     ----------
@@ -151,7 +160,7 @@ default='kmeans'
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "nan_policy": [StrOptions({"raise", "omit"})],
+        "nan_policy": [StrOptions({"raise", "omit", "marginalize"})],
     }
 
     def __init__(
@@ -275,7 +284,7 @@ default='kmeans'
             X,
             dtype=[np.float64, np.float32],
             ensure_min_samples=2,
-            ensure_all_finite="allow-nan" if omit else True,
+            ensure_all_finite="allow-nan" if self.nan_policy != "raise" else True,
         )
         sample_weight = check_sample_weight(sample_weight, X.shape[0])
         kept = None
@@ -311,6 +320,11 @@ default='kmeans'
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {X.shape[0]}"
             )
+        patterns = None
+        X_init = X
+        if self.nan_policy == "marginalize" and np.isnan(X).any():
+            patterns = group_patterns(X, sample_weight)
+            X_init = fill_with_means(X, sample_weight)
         if sample_weight is not None:
             n_positive = int(np.count_nonzero(sample_weight))
             if n_positive < self.n_components:
@@ -335,7 +349,7 @@ default='kmeans'
 
         warm = self.warm_start and hasattr(self, "converged_")
         result = fit_em(
-            X,
+            X_init,
             n_components=self.n_components,
             covariance_type=self.covariance_type,
             tol=self.tol,
@@ -352,6 +366,7 @@ default='kmeans'
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
             sample_weight=sample_weight,
+            patterns=patterns,
         )
         self._set_fitted(result, X.dtype)
         return X, kept
@@ -391,7 +406,13 @@ default='kmeans'
 
     def _validate_X_predict(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if self.nan_policy == "marginalize" else True,
+        )
         return _kernel_input(X)
 
     def _score(self, X, want_resp):
@@ -399,6 +420,14 @@ default='kmeans'
         params = Params(
             self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
         )
+        if self.nan_policy == "marginalize" and np.isnan(X).any():
+            params = Params(
+                *(
+                    np.asarray(getattr(params, f), dtype=np.float64)
+                    for f in _PARAM_FIELDS
+                )
+            )
+            return score_missing(X, params, self.covariance_type, want_resp)
         means, prec_tri, prec_diag, log_norm = kernel_args(params, self.covariance_type)
         n_samples = X.shape[0]
         log_prob = np.empty(n_samples)
