@@ -142,20 +142,22 @@ def e_step_stats_missing(patterns, params: Params, covariance_type: str, n_featu
             if len(m):
                 sxx[:, 0, m] += nk_p[:, None] * variances[:, m]
             continue
-        for k in range(n_components):
-            s_oo = np.tril(sxx_o[k]) + np.tril(sxx_o[k], -1).T
-            sxx[k][np.ix_(o, o)] += s_oo
-            if len(m) == 0:
-                continue
-            cov = covs[k]
-            # B = S_mo S_oo^-1 (S_oo symmetric positive definite).
-            b = np.linalg.solve(cov[np.ix_(o, o)], cov[np.ix_(o, m)]).T
-            sx[k, m] += b @ sx_o[k]
-            b_s = b @ s_oo
-            sxx[k][np.ix_(m, o)] += b_s
-            sxx[k][np.ix_(o, m)] += b_s.T
-            conditional = cov[np.ix_(m, m)] - b @ cov[np.ix_(o, m)]
-            sxx[k][np.ix_(m, m)] += b_s @ b.T + nk_p[k] * conditional
+        s_oo = np.tril(sxx_o) + np.swapaxes(np.tril(sxx_o, -1), 1, 2)
+        sxx[np.ix_(np.arange(n_components), o, o)] += s_oo
+        if len(m) == 0:
+            continue
+        # B_k = S_mo S_oo^-1 for every component at once (S_oo is SPD).
+        cov_oo = covs[np.ix_(np.arange(n_components), o, o)]
+        cov_om = covs[np.ix_(np.arange(n_components), o, m)]
+        b = np.swapaxes(np.linalg.solve(cov_oo, cov_om), 1, 2)  # (K, m, o)
+        sx[:, m] += np.einsum("kmo,ko->km", b, sx_o)
+        b_s = b @ s_oo  # (K, m, o)
+        sxx[np.ix_(np.arange(n_components), m, o)] += b_s
+        sxx[np.ix_(np.arange(n_components), o, m)] += np.swapaxes(b_s, 1, 2)
+        conditional = covs[np.ix_(np.arange(n_components), m, m)] - b @ cov_om
+        sxx[np.ix_(np.arange(n_components), m, m)] += (
+            b_s @ np.swapaxes(b, 1, 2) + nk_p[:, None, None] * conditional
+        )
     if full_like:
         # params_from_stats reads the lower triangle.
         sxx = np.tril(sxx)
