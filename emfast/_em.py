@@ -24,9 +24,6 @@ from ._params import (
     precision_cholesky_from_precisions,
 )
 
-_NO_LABELS = np.empty(0, dtype=np.int64)
-_NO_WEIGHTS = np.empty(0)
-
 
 @dataclass
 class FitResult:
@@ -55,9 +52,9 @@ def e_step_stats(X, params: Params, covariance_type: str, sample_weight=None):
         COV_CODES[covariance_type],
         center,
         _kernels.RESP_POSTERIOR,
-        _NO_LABELS,
+        _kernels.NO_LABELS,
         0,
-        _NO_WEIGHTS if sample_weight is None else sample_weight,
+        _kernels.weights_arg(sample_weight),
     )
     total = X.shape[0] if sample_weight is None else sample_weight.sum()
     return ll / total, (nk, sx, sxx), center
@@ -96,7 +93,7 @@ def _params_from_resp(
         mode,
         labels,
         seed,
-        _NO_WEIGHTS if sample_weight is None else sample_weight,
+        _kernels.weights_arg(sample_weight),
     )
     return m_step((nk, sx, sxx), centers, covariance_type, reg_covar, dtype, center)
 
@@ -149,7 +146,7 @@ def initialize(
                 dtype,
                 centers,
                 _kernels.RESP_NEAREST,
-                _NO_LABELS,
+                _kernels.NO_LABELS,
                 0,
                 sample_weight,
             )
@@ -163,7 +160,7 @@ def initialize(
                 dtype,
                 centers,
                 _kernels.RESP_RANDOM,
-                _NO_LABELS,
+                _kernels.NO_LABELS,
                 seed,
                 sample_weight,
             )

@@ -39,6 +39,16 @@ FULL = 0
 TIED = 1
 DIAG = 2  # also 'spherical', with its variance repeated over the features
 
+# Empty arrays standing for "no labels" and "no sample weights" in kernel calls.
+NO_LABELS = np.empty(0, dtype=np.int64)
+NO_WEIGHTS = np.empty(0)
+
+
+def weights_arg(sample_weight):
+    """``sample_weight`` as the kernels take it: NO_WEIGHTS for None."""
+    return NO_WEIGHTS if sample_weight is None else sample_weight
+
+
 # Ways to obtain responsibilities in ``sufficient_stats``.
 RESP_POSTERIOR = 0  # E-step from the current parameters
 RESP_LABELS = 1  # one-hot from given labels

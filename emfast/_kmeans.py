@@ -6,8 +6,6 @@ import numpy as np
 
 from . import _kernels
 
-_NO_WEIGHTS = np.empty(0)
-
 
 def kmeans_plusplus(
     X, n_clusters: int, random_state: np.random.RandomState, sample_weight=None
@@ -20,7 +18,7 @@ def kmeans_plusplus(
     row indices they were taken from.
     """
     n_samples = X.shape[0]
-    weights = _NO_WEIGHTS if sample_weight is None else sample_weight
+    weights = _kernels.weights_arg(sample_weight)
     n_local_trials = 2 + int(np.log(n_clusters))
     centers = np.empty((n_clusters, X.shape[1]))
     indices = np.empty(n_clusters, dtype=np.int64)
@@ -78,15 +76,14 @@ SUBSAMPLE_SIZE = 50_000
 SUBSAMPLE_INITS = 3
 
 
-_NO_LABELS = np.empty(0, dtype=np.int64)
-
-
-def _lloyd(X, centers, max_iter, threshold, weights=_NO_WEIGHTS):
+def _lloyd(X, centers, max_iter, threshold, weights=_kernels.NO_WEIGHTS):
     """Lloyd iterations from ``centers`` until the squared centre shift is at
     most ``threshold``; returns (centers, iterations run, inertia of the
     last assignment)."""
     for n_iter in range(1, max_iter + 1):
-        counts, sums, inertia = _kernels.lloyd_step(X, centers, _NO_LABELS, weights)
+        counts, sums, inertia = _kernels.lloyd_step(
+            X, centers, _kernels.NO_LABELS, weights
+        )
         shift = np.zeros_like(centers)
         filled = counts > 0
         shift[filled] = sums[filled] / counts[filled, None]
@@ -118,7 +115,7 @@ def kmeans(
     statistics pass).
     """
     n_samples = X.shape[0]
-    weights = _NO_WEIGHTS if sample_weight is None else sample_weight
+    weights = _kernels.weights_arg(sample_weight)
     subsample_size = max(SUBSAMPLE_SIZE, 100 * n_clusters)
     if n_samples > subsample_size:
         if sample_weight is None:

@@ -25,9 +25,6 @@ from ._params import (
     params_from_stats,
 )
 
-_NO_LABELS = np.empty(0, dtype=np.int64)
-_NO_WEIGHTS = np.empty(0)
-
 
 @dataclass
 class Pattern:
@@ -119,7 +116,7 @@ def e_step_stats_missing(patterns, params: Params, covariance_type: str, n_featu
         m = np.flatnonzero(~p.observed)
         marginal = _marginal(params, covariance_type, p.observed)
         means_o, prec_tri, prec_diag, log_norm = kernel_args(marginal, covariance_type)
-        weights = _NO_WEIGHTS if p.sample_weight is None else p.sample_weight
+        weights = _kernels.weights_arg(p.sample_weight)
         ll_p, nk_p, sx_o, sxx_o = _kernels.sufficient_stats(
             p.X,
             means_o,
@@ -129,7 +126,7 @@ def e_step_stats_missing(patterns, params: Params, covariance_type: str, n_featu
             code,
             means_o[0],
             _kernels.RESP_POSTERIOR,
-            _NO_LABELS,
+            _kernels.NO_LABELS,
             0,
             weights,
         )

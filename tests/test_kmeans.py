@@ -66,7 +66,7 @@ def test_nearest_centre_statistics_match_labels():
             *args, _kernels.RESP_LABELS, labels.astype(np.int64), 0
         )
         by_nearest = _em._params_from_resp(
-            *args, _kernels.RESP_NEAREST, _em._NO_LABELS, 0
+            *args, _kernels.RESP_NEAREST, _kernels.NO_LABELS, 0
         )
         for name in ("weights", "means", "covariances"):
             assert_array_equal(

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emfast import _kernels
+from emfast._em import _tied_center
 from emfast._params import COV_CODES, Params, kernel_args
 from emfast.bench import benchmark_data, initial_parameters
 from emfast.workloads import WORKLOADS
@@ -27,8 +28,7 @@ def _case(name, covariance_type=None):
 
 def _stats_args(X, params, covariance_type):
     means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
-    weights = params.weights
-    center = np.ascontiguousarray(weights @ means / weights.sum())
+    center = _tied_center(means, params.weights)
     return (
         X,
         means,
