@@ -278,7 +278,7 @@ def fit_em(
     (validated: finite, non-negative, not all zero) weighs every point in the
     initialization and the iterations; the lower bound is then the weighted
     mean log-likelihood. With ``patterns`` (rows grouped by missingness,
-    from ``_missing.group_patterns``), the iterations are EM for values
+    from ``_missing.pattern_layout``), the iterations are EM for values
     missing at random, and ``X`` (NaN filled in) serves the initialization
     only.
     """
@@ -373,7 +373,7 @@ def _fit_em(
                 )
             else:
                 lower_bound, stats = e_step_stats_missing(
-                    patterns, params, covariance_type, X.shape[1]
+                    patterns, params, covariance_type, sample_weight
                 )
                 params = m_step_missing(
                     stats, params.means, covariance_type, reg_covar, dtype

@@ -524,6 +524,26 @@ def sufficient_stats(
     return log_likelihood, nk, sx, sxx
 
 
+@jit()
+def _store_scores(logp, work, n, order, start, log_prob_norm, labels, resp):
+    """Write a normalised block's log p(x), most probable component and (when
+    resp is not empty) responsibilities to rows order[start + b] (start + b
+    when order is empty) of the outputs."""
+    n_components = logp.shape[0]
+    want_resp = resp.shape[0] > 0
+    for b in range(n):
+        i = order[start + b] if order.shape[0] > 0 else start + b
+        log_prob_norm[i] = work[0, b] + np.log(work[1, b])
+        best = 0
+        for k in range(1, n_components):
+            if logp[k, b] > logp[best, b]:
+                best = k
+        labels[i] = best
+        if want_resp:
+            for k in range(n_components):
+                resp[i, k] = logp[k, b]
+
+
 @jit(parallel=True)
 def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels, resp):
     """Per-point log p(x) into log_prob_norm (N,), the most probable component
@@ -532,7 +552,6 @@ def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels
     n_samples, n_features = X.shape
     block = _block_rows(n_features)
     n_components = means.shape[0]
-    want_resp = resp.shape[0] == n_samples
     n_blocks = (n_samples + block - 1) // block
     for blk in prange(n_blocks):
         start = blk * block
@@ -546,17 +565,7 @@ def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels
             xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], logp
         )
         _block_normalize(logp, n, work)
-        for b in range(n):
-            log_prob_norm[start + b] = work[0, b] + np.log(work[1, b])
-            best = 0
-            for k in range(1, n_components):
-                if logp[k, b] > logp[best, b]:
-                    best = k
-            labels[start + b] = best
-        if want_resp:
-            for b in range(n):
-                for k in range(n_components):
-                    resp[start + b, k] = logp[k, b]
+        _store_scores(logp, work, n, NO_LABELS, start, log_prob_norm, labels, resp)
 
 
 # --------------------------------------------------------------------------
@@ -679,3 +688,216 @@ def lloyd_step(X, centers, labels, sample_weight):
         sums += part_sums[t]
         inertia += part_inertia[t]
     return counts, sums, inertia
+
+
+# --------------------------------------------------------------------------
+# Missing values: rows grouped by missingness pattern (see _missing.py)
+
+
+@jit()
+def _load_rows(X, order, start, n, xt):
+    """Like _load_block for rows order[start:start+n] of X; NaN read as 0."""
+    for b in range(n):
+        i = order[start + b]
+        for d in range(X.shape[1]):
+            v = X[i, d]
+            xt[d, b] = 0.0 if np.isnan(v) else v
+
+
+@jit()
+def _expand_missing(obs, n_obs, nk, sx, sxx, cov_code, bmat, ccov, scratch):
+    """Turn one pattern's statistics, valid on its observed features
+    obs[:n_obs] only, into full-space statistics in place.
+
+    With B = S_mo S_oo^-1 (bmat, embedded in D x D) the conditional mean of the
+    missing coordinates is mu_m + B (x_o - mu_o), so the centred sums follow:
+    sx_m = B sx_o, sxx_mo = B sxx_oo, sxx_mm = B sxx_oo B^T + nk C, with C the
+    conditional covariance (ccov). DIAG: sx_m = 0, sxx_m = nk * variance_m
+    (ccov[k, 0]). FULL reads and writes lower triangles only; scratch is
+    (D, D)."""
+    n_features = obs.shape[0]
+    if n_obs == n_features:
+        return
+    for k in range(nk.shape[0]):
+        if cov_code == DIAG:
+            for a in range(n_obs, n_features):
+                m = obs[a]
+                sx[k, m] = 0.0
+                sxx[k, 0, m] = nk[k] * ccov[k, 0, m]
+            continue
+        kc = k if bmat.shape[0] > 1 else 0
+        b_k = bmat[kc]
+        c_k = ccov[kc]
+        s = sxx[k]
+        for a in range(n_obs, n_features):
+            m = obs[a]
+            v = 0.0
+            for c in range(n_obs):
+                v += b_k[m, obs[c]] * sx[k, obs[c]]
+            sx[k, m] = v
+            for c in range(n_obs):
+                oj = obs[c]
+                v = 0.0
+                for e in range(n_obs):
+                    oi = obs[e]
+                    v += b_k[m, oi] * s[max(oi, oj), min(oi, oj)]
+                scratch[a, c] = v
+        for a in range(n_obs, n_features):
+            m = obs[a]
+            for c in range(n_obs):
+                oj = obs[c]
+                s[max(m, oj), min(m, oj)] = scratch[a, c]
+            for a2 in range(n_obs, a + 1):
+                m2 = obs[a2]
+                v = 0.0
+                for c in range(n_obs):
+                    v += scratch[a, c] * b_k[m2, obs[c]]
+                s[m, m2] = v + nk[k] * c_k[m, m2]
+
+
+@jit(parallel=True)
+def pattern_stats(
+    X,
+    order,
+    task_lo,
+    task_hi,
+    task_pattern,
+    obs,
+    n_obs,
+    means,
+    prec_tri,
+    prec_diag,
+    log_norm,
+    cov_code,
+    bmat,
+    ccov,
+    sample_weight,
+):
+    """``sufficient_stats`` (RESP_POSTERIOR) for data with missing values.
+
+    Task t covers rows order[task_lo[t]:task_hi[t]] of X, all of missingness
+    pattern p = task_pattern[t], whose observed features are obs[p, :n_obs[p]]
+    (the missing ones follow in obs[p]). The parameters are per pattern,
+    marginal to its observed features and embedded in the full space with
+    zeros: prec_tri[p] (n_tri, D, D) ((1, 0, D, D) for DIAG), prec_diag[p]
+    (K, D) ((1, 0, D) for FULL), log_norm[p] (K,); bmat[p] and ccov[p] (n_tri,
+    D, D) as ``_expand_missing`` takes them (DIAG: bmat is (1, 0, D, D) and
+    ccov (1, K, 1, D) holds the variances). cov_code is FULL (also for 'tied') or DIAG. Returns
+    ``(log_likelihood, nk, sx, sxx)`` in the full space, as sufficient_stats.
+    """
+    n_features = X.shape[1]
+    block = _block_rows(n_features)
+    n_components = means.shape[0]
+    n_tasks = task_lo.shape[0]
+    if cov_code == FULL:
+        sxx_shape = (n_components, n_features, n_features)
+    else:
+        sxx_shape = (n_components, 1, n_features)
+    weighted = sample_weight.shape[0] == X.shape[0]
+    part_ll = np.zeros(n_tasks)
+    part_nk = np.zeros((n_tasks, n_components))
+    part_sx = np.zeros((n_tasks, n_components, n_features))
+    part_sxx = np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
+    for t in prange(n_tasks):
+        p = task_pattern[t]
+        tri = prec_tri[min(p, prec_tri.shape[0] - 1)]
+        dia = prec_diag[min(p, prec_diag.shape[0] - 1)]
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        wdiff = np.empty((n_features, block))
+        resp = np.empty((n_components, block))
+        work = np.empty((4, block))
+        weight = np.empty(block)
+        scratch = np.empty((n_features, n_features))
+        for start in range(task_lo[t], task_hi[t], block):
+            n = min(block, task_hi[t] - start)
+            _load_rows(X, order, start, n, xt)
+            if weighted:
+                for b in range(n):
+                    weight[b] = sample_weight[order[start + b]]
+            _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
+            _block_normalize(resp, n, work)
+            if weighted:
+                s = 0.0
+                for b in range(n):
+                    if weight[b] != 0.0:
+                        s += weight[b] * (work[0, b] + np.log(work[1, b]))
+                part_ll[t] += s
+                for k in range(n_components):
+                    for b in range(n):
+                        resp[k, b] *= weight[b]
+            else:
+                part_ll[t] += _block_log_likelihood(work, n)
+            _block_stats(
+                xt,
+                n,
+                means,
+                resp,
+                cov_code,
+                means[0],
+                diff,
+                wdiff,
+                part_nk[t],
+                part_sx[t],
+                part_sxx[t],
+                weight,
+                weighted,
+            )
+        _expand_missing(
+            obs[p],
+            n_obs[p],
+            part_nk[t],
+            part_sx[t],
+            part_sxx[t],
+            cov_code,
+            bmat[min(p, bmat.shape[0] - 1)],
+            ccov[min(p, ccov.shape[0] - 1)],
+            scratch,
+        )
+    log_likelihood = 0.0
+    nk = np.zeros(n_components)
+    sx = np.zeros((n_components, n_features))
+    sxx = np.zeros(sxx_shape)
+    for t in range(n_tasks):
+        log_likelihood += part_ll[t]
+        nk += part_nk[t]
+        sx += part_sx[t]
+        sxx += part_sxx[t]
+    return log_likelihood, nk, sx, sxx
+
+
+@jit(parallel=True)
+def pattern_score(
+    X,
+    order,
+    task_lo,
+    task_hi,
+    task_pattern,
+    means,
+    prec_tri,
+    prec_diag,
+    log_norm,
+    log_prob_norm,
+    labels,
+    resp,
+):
+    """``score_samples`` for data with missing values, over the tasks and
+    per-pattern parameters of ``pattern_stats``: marginal log p(x_o), labels
+    and (when resp has rows) responsibilities, written to the rows' places."""
+    n_features = X.shape[1]
+    block = _block_rows(n_features)
+    n_components = means.shape[0]
+    for t in prange(task_lo.shape[0]):
+        p = task_pattern[t]
+        tri = prec_tri[min(p, prec_tri.shape[0] - 1)]
+        dia = prec_diag[min(p, prec_diag.shape[0] - 1)]
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        logp = np.empty((n_components, block))
+        work = np.empty((4, block))
+        for start in range(task_lo[t], task_hi[t], block):
+            n = min(block, task_hi[t] - start)
+            _load_rows(X, order, start, n, xt)
+            _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], logp)
+            _block_normalize(logp, n, work)
+            _store_scores(logp, work, n, order, start, log_prob_norm, labels, resp)

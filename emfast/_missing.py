@@ -2,17 +2,21 @@
 coordinates under the marginal Gaussians, the M-step the conditional means and
 covariances of the missing ones.
 
-Rows are grouped by missingness pattern. For each pattern the fused kernel
-runs on the observed columns with the marginal parameters and returns
-statistics in the observed space; since the conditional mean of the missing
-coordinates is linear in the observed ones (x_m - mu_m = B (x_o - mu_o),
-B = S_mo S_oo^-1), the full statistics follow from them with small matrix
-products, plus the conditional covariance S_mm - B S_om per unit of
-responsibility.
+Rows are grouped by missingness pattern (without copying X) and cut into
+tasks that each stay within one pattern. One kernel pass runs the fused
+E-step over all tasks, each with its pattern's marginal parameters embedded
+in the full space (zeros on the missing features), and sums statistics over
+the observed features. Since the conditional mean of the missing coordinates
+is linear in the observed ones (x_m - mu_m = B (x_o - mu_o), B = S_mo S_oo^-1),
+each task then completes its statistics with small matrix products, plus the
+conditional covariance S_mm - B S_om per unit of responsibility. The
+per-pattern parameters come from batched Cholesky factorisations, one batch
+per number of observed features.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,25 +25,50 @@ from . import _kernels
 from ._params import (
     Params,
     compute_precision_cholesky,
-    kernel_args,
     params_from_stats,
+    precision_error_message,
 )
 
 
+# Budget for one kernel call's per-pattern parameters and partial sums, in
+# float64 values; patterns beyond it go to further calls.
+_BATCH_DOUBLES = 1 << 22
+
+
 @dataclass
-class Pattern:
-    """Rows sharing one set of observed features."""
+class PatternLayout:
+    """Rows of X (kept here, NaN included) grouped by missingness pattern,
+    cut into kernel tasks.
 
-    observed: np.ndarray  # (D,) bool
-    rows: np.ndarray  # (n,) row indices into X
-    X: np.ndarray  # (n, n_observed) observed values, read-only C array
-    sample_weight: np.ndarray | None
+    order lists the rows pattern by pattern (rows of a pattern in increasing
+    order); pattern p holds order[bounds[p]:bounds[p + 1]]; obs[p] lists its
+    observed features, then its missing ones (each increasing), n_obs[p] of
+    the first kind. Task t covers order[task_lo[t]:task_hi[t]], within
+    pattern task_pattern[t]. ``batches`` are (first pattern, end pattern,
+    first task, end task) ranges, each one kernel call. All of it depends on
+    the data and shapes only, never on the number of threads.
+    """
+
+    X: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+    obs: np.ndarray
+    n_obs: np.ndarray
+    task_lo: np.ndarray
+    task_hi: np.ndarray
+    task_pattern: np.ndarray
+    batches: list
+
+    @property
+    def n_patterns(self) -> int:
+        return len(self.n_obs)
 
 
-def group_patterns(X, sample_weight=None) -> list[Pattern]:
+def pattern_layout(X, n_components) -> PatternLayout:
     """Group the rows of X (with NaN) by missingness pattern.
 
     Raises ValueError when some rows have every coordinate missing."""
+    n_samples, n_features = X.shape
     missing = np.isnan(X)
     all_missing = int(np.count_nonzero(missing.all(axis=1)))
     if all_missing:
@@ -47,118 +76,170 @@ def group_patterns(X, sample_weight=None) -> list[Pattern]:
             f"{all_missing} row(s) of X have every coordinate missing (NaN); "
             "remove them or use nan_policy='omit'"
         )
-    keys, inverse = np.unique(np.packbits(missing, axis=1), axis=0, return_inverse=True)
+    packed = np.packbits(missing, axis=1)
+    if packed.shape[1] <= 8:
+        # One integer per row: a 1-D unique is much quicker than rows.
+        wide = np.zeros((n_samples, 8), dtype=np.uint8)
+        wide[:, : packed.shape[1]] = packed
+        codes, inverse = np.unique(wide.view(np.uint64).ravel(), return_inverse=True)
+        keys = codes.view(np.uint8).reshape(-1, 8)[:, : packed.shape[1]]
+    else:
+        keys, inverse = np.unique(packed, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(keys)))[:-1]
-    patterns = []
-    for rows in np.split(order, bounds):
-        observed = ~missing[rows[0]]
-        Xp = np.ascontiguousarray(X[np.ix_(rows, np.flatnonzero(observed))])
-        Xp.flags.writeable = False
-        weights = None if sample_weight is None else sample_weight[rows]
-        patterns.append(Pattern(observed, rows, Xp, weights))
-    return patterns
+    counts = np.bincount(inverse, minlength=len(keys))
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    key_missing = np.unpackbits(keys, axis=1, count=n_features).astype(bool)
+    obs = np.argsort(key_missing, axis=1, kind="stable")
+    n_obs = n_features - key_missing.sum(axis=1)
 
+    block = _kernels._block_rows(n_features)
+    slot = n_components * (n_features * n_features + n_features + 1)
+    per_pattern = 3 * n_components * n_features * n_features + n_components
+    task_lo, task_hi, task_pattern, batches = [], [], [], []
+    batch_start = (0, 0)
+    used = 0
+    for p in range(len(keys)):
+        per_task, n_tasks = _kernels._task_layout(int(counts[p]), block, slot)
+        cost = n_tasks * slot + per_pattern
+        if used and used + cost > _BATCH_DOUBLES:
+            batches.append((batch_start[0], p, batch_start[1], len(task_lo)))
+            batch_start = (p, len(task_lo))
+            used = 0
+        used += cost
+        lo = np.arange(n_tasks) * per_task * block + bounds[p]
+        task_lo.extend(lo)
+        task_hi.extend(np.minimum(lo + per_task * block, bounds[p + 1]))
+        task_pattern.extend([p] * n_tasks)
+    batches.append((batch_start[0], len(keys), batch_start[1], len(task_lo)))
 
-def _marginal(params: Params, covariance_type: str, observed):
-    """Marginal parameters of the observed features, for kernel_args."""
-    o = np.flatnonzero(observed)
-    means = np.ascontiguousarray(params.means[:, o])
-    if covariance_type == "full":
-        cov = params.covariances[np.ix_(np.arange(len(means)), o, o)]
-    elif covariance_type == "tied":
-        cov = params.covariances[np.ix_(o, o)]
-    elif covariance_type == "diag":
-        cov = params.covariances[:, o]
-    else:
-        cov = params.covariances
-    if covariance_type in ("full", "tied"):
-        chol = compute_precision_cholesky(cov, covariance_type)
-    elif covariance_type == "diag":
-        chol = params.precisions_cholesky[:, o]
-    else:
-        chol = params.precisions_cholesky
-    return Params(params.weights, means, cov, chol)
+    def index(values):
+        return np.asarray(values, dtype=np.int64)
+
+    return PatternLayout(
+        X,
+        order.astype(np.int64),
+        index(bounds),
+        np.ascontiguousarray(obs, dtype=np.int64),
+        index(n_obs),
+        index(task_lo),
+        index(task_hi),
+        index(task_pattern),
+        batches,
+    )
 
 
 def _full_covariances(params: Params, covariance_type: str, n_features: int):
+    """(n_tri, D, D) covariances for 'full' (n_tri = K) and 'tied' (1)."""
     cov = np.asarray(params.covariances, dtype=np.float64)
-    if covariance_type == "full":
-        return cov
-    if covariance_type == "tied":
-        return np.broadcast_to(cov, (len(params.weights), n_features, n_features))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([np.eye(n_features) * c for c in cov])
+    return cov if covariance_type == "full" else cov[None]
 
 
-def e_step_stats_missing(patterns, params: Params, covariance_type: str, n_features):
+def pattern_parameters(params: Params, covariance_type, obs, n_obs):
+    """Per-pattern kernel parameters (see ``_kernels.pattern_stats``) for the
+    patterns with features ``obs`` (P, D), ``n_obs`` (P,) observed: the
+    marginal precision Cholesky factors and log normalisers, and for 'full'
+    and 'tied' the regression matrices B = S_mo S_oo^-1 and conditional
+    covariances S_mm - B S_om, all embedded in D x D with zeros.
+
+    Patterns with every feature observed use the model's own factors. Returns
+    (prec_tri, prec_diag, log_norm, bmat, ccov)."""
+    n_patterns, n_features = obs.shape
+    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
+    n_components = len(params.weights)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
+    observed = np.zeros((n_patterns, n_features), dtype=bool)
+    np.put_along_axis(observed, obs, np.arange(n_features) < n_obs[:, None], axis=1)
+    log_norm = log_weights - 0.5 * n_obs[:, None] * math.log(2.0 * math.pi)
+    if covariance_type in ("diag", "spherical"):
+        if covariance_type == "spherical":
+            pc = np.repeat(pc[:, None], n_features, axis=1)
+        prec_diag = pc[None] * observed[:, None, :]
+        log_norm = log_norm + (np.log(pc)[None] * observed[:, None, :]).sum(axis=2)
+        variances = (1.0 / pc**2)[None, :, None, :]
+        empty = np.empty((1, 0, n_features, n_features))
+        return empty, prec_diag, log_norm, empty, variances
+
+    covs = _full_covariances(params, covariance_type, n_features)
+    tri = pc if covariance_type == "full" else pc[None]
+    n_tri = len(tri)
+    shape = (n_patterns, n_tri, n_features, n_features)
+    prec_tri = np.zeros(shape)
+    bmat = np.zeros(shape)
+    ccov = np.zeros(shape)
+    log_det = np.zeros((n_patterns, n_tri))
+    complete = n_obs == n_features
+    prec_tri[complete] = tri
+    log_det[complete] = np.log(np.diagonal(tri, axis1=1, axis2=2)).sum(axis=1)
+    comps = np.arange(n_tri)[None, :, None, None]
+    for d_o in np.unique(n_obs[~complete]):
+        ps = np.flatnonzero(n_obs == d_o)
+        o = obs[ps, :d_o][:, None, :, None]  # (P', 1, d_o, 1)
+        m = obs[ps, d_o:][:, None, :, None]
+        o_t = np.swapaxes(o, 2, 3)
+        m_t = np.swapaxes(m, 2, 3)
+        try:
+            lower = np.linalg.cholesky(covs[comps, o, o_t])
+        except np.linalg.LinAlgError:
+            raise ValueError(precision_error_message(np.float64)) from None
+        upper = np.swapaxes(np.linalg.inv(lower), 2, 3)  # (P', n_tri, d_o, d_o)
+        pp = ps[:, None, None, None]
+        prec_tri[pp, comps, o, o_t] = upper
+        log_det[ps] = np.log(np.diagonal(upper, axis1=2, axis2=3)).sum(axis=2)
+        b = covs[comps, m, o_t] @ upper @ np.swapaxes(upper, 2, 3)  # (P', n_tri, m, o)
+        bmat[pp, comps, m, o_t] = b
+        ccov[pp, comps, m, m_t] = covs[comps, m, m_t] - b @ covs[comps, o, m_t]
+    log_norm = log_norm + log_det  # (P, K) + (P, n_tri)
+    prec_diag = np.empty((1, 0, n_features))
+    return prec_tri, prec_diag, log_norm, bmat, ccov
+
+
+def e_step_stats_missing(
+    layout: PatternLayout, params: Params, covariance_type, sample_weight=None
+):
     """One pass over all patterns: (mean log-likelihood, statistics in the
     form ``_params.params_from_stats`` takes for 'full' (full, tied) or
     'diag' (diag, spherical)), all centred on the current means."""
+    X = layout.X
     n_components = len(params.weights)
-    full_like = covariance_type in ("full", "tied")
-    code = _kernels.FULL if full_like else _kernels.DIAG
+    n_features = X.shape[1]
+    code = _kernels.FULL if covariance_type in ("full", "tied") else _kernels.DIAG
+    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    weights = _kernels.weights_arg(sample_weight)
+    ll = 0.0
     nk = np.zeros(n_components)
     sx = np.zeros((n_components, n_features))
-    if full_like:
-        sxx = np.zeros((n_components, n_features, n_features))
-        covs = _full_covariances(params, covariance_type, n_features)
-    else:
-        sxx = np.zeros((n_components, 1, n_features))
-        variances = _full_covariances(params, covariance_type, n_features)
-        variances = np.diagonal(variances, axis1=1, axis2=2)
-    ll = 0.0
-    total_weight = 0.0
-    for p in patterns:
-        o = np.flatnonzero(p.observed)
-        m = np.flatnonzero(~p.observed)
-        marginal = _marginal(params, covariance_type, p.observed)
-        means_o, prec_tri, prec_diag, log_norm = kernel_args(marginal, covariance_type)
-        weights = _kernels.weights_arg(p.sample_weight)
-        ll_p, nk_p, sx_o, sxx_o = _kernels.sufficient_stats(
-            p.X,
-            means_o,
+    sxx = np.zeros(
+        (n_components, n_features if code == _kernels.FULL else 1, n_features)
+    )
+    for p0, p1, t0, t1 in layout.batches:
+        prec_tri, prec_diag, log_norm, bmat, ccov = pattern_parameters(
+            params, covariance_type, layout.obs[p0:p1], layout.n_obs[p0:p1]
+        )
+        ll_b, nk_b, sx_b, sxx_b = _kernels.pattern_stats(
+            X,
+            layout.order,
+            layout.task_lo[t0:t1],
+            layout.task_hi[t0:t1],
+            layout.task_pattern[t0:t1] - p0,
+            layout.obs[p0:p1],
+            layout.n_obs[p0:p1],
+            means,
             prec_tri,
             prec_diag,
-            log_norm,
+            np.ascontiguousarray(log_norm),
             code,
-            means_o[0],
-            _kernels.RESP_POSTERIOR,
-            _kernels.NO_LABELS,
-            0,
+            bmat,
+            np.ascontiguousarray(ccov),
             weights,
         )
-        ll += ll_p
-        total_weight += p.X.shape[0] if p.sample_weight is None else weights.sum()
-        nk += nk_p
-        sx[:, o] += sx_o
-        if not full_like:
-            sxx[:, 0, o] += sxx_o[:, 0, :]
-            if len(m):
-                sxx[:, 0, m] += nk_p[:, None] * variances[:, m]
-            continue
-        s_oo = np.tril(sxx_o) + np.swapaxes(np.tril(sxx_o, -1), 1, 2)
-        sxx[np.ix_(np.arange(n_components), o, o)] += s_oo
-        if len(m) == 0:
-            continue
-        # B_k = S_mo S_oo^-1 for every component at once (S_oo is SPD).
-        cov_oo = covs[np.ix_(np.arange(n_components), o, o)]
-        cov_om = covs[np.ix_(np.arange(n_components), o, m)]
-        b = np.swapaxes(np.linalg.solve(cov_oo, cov_om), 1, 2)  # (K, m, o)
-        sx[:, m] += np.einsum("kmo,ko->km", b, sx_o)
-        b_s = b @ s_oo  # (K, m, o)
-        sxx[np.ix_(np.arange(n_components), m, o)] += b_s
-        sxx[np.ix_(np.arange(n_components), o, m)] += np.swapaxes(b_s, 1, 2)
-        conditional = covs[np.ix_(np.arange(n_components), m, m)] - b @ cov_om
-        sxx[np.ix_(np.arange(n_components), m, m)] += (
-            b_s @ np.swapaxes(b, 1, 2) + nk_p[:, None, None] * conditional
-        )
-    if full_like:
-        # params_from_stats reads the lower triangle.
-        sxx = np.tril(sxx)
-    return ll / total_weight, (nk, sx, sxx)
+        ll += ll_b
+        nk += nk_b
+        sx += sx_b
+        sxx += sxx_b
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    return ll / total, (nk, sx, sxx)
 
 
 def tied_from_full(weights_nk, covariances, reg_covar):
@@ -203,19 +284,27 @@ def score_missing(X, params: Params, covariance_type: str, want_resp: bool):
     marginal densities of their observed coordinates."""
     n_samples = X.shape[0]
     n_components = len(params.weights)
+    layout = pattern_layout(X, n_components)
     log_prob = np.empty(n_samples)
     labels = np.empty(n_samples, dtype=np.int64)
     resp = np.empty((n_samples if want_resp else 0, n_components))
-    for p in group_patterns(X):
-        marginal = _marginal(params, covariance_type, p.observed)
-        means_o, prec_tri, prec_diag, log_norm = kernel_args(marginal, covariance_type)
-        n = p.X.shape[0]
-        lp = np.empty(n)
-        lab = np.empty(n, dtype=np.int64)
-        r = np.empty((n if want_resp else 0, n_components))
-        _kernels.score_samples(p.X, means_o, prec_tri, prec_diag, log_norm, lp, lab, r)
-        log_prob[p.rows] = lp
-        labels[p.rows] = lab
-        if want_resp:
-            resp[p.rows] = r
+    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    for p0, p1, t0, t1 in layout.batches:
+        prec_tri, prec_diag, log_norm, _, _ = pattern_parameters(
+            params, covariance_type, layout.obs[p0:p1], layout.n_obs[p0:p1]
+        )
+        _kernels.pattern_score(
+            X,
+            layout.order,
+            layout.task_lo[t0:t1],
+            layout.task_hi[t0:t1],
+            layout.task_pattern[t0:t1] - p0,
+            means,
+            prec_tri,
+            prec_diag,
+            np.ascontiguousarray(log_norm),
+            log_prob,
+            labels,
+            resp,
+        )
     return log_prob, labels, resp

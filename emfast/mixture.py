@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels
 from ._em import fit_em
-from ._missing import fill_with_means, group_patterns, score_missing
+from ._missing import fill_with_means, pattern_layout, score_missing
 from ._params import (
     Params,
     kernel_args,
@@ -323,7 +323,7 @@ default='kmeans'
         patterns = None
         X_init = X
         if self.nan_policy == "marginalize" and np.isnan(X).any():
-            patterns = group_patterns(X, sample_weight)
+            patterns = pattern_layout(X, self.n_components)
             X_init = fill_with_means(X, sample_weight)
         if sample_weight is not None:
             n_positive = int(np.count_nonzero(sample_weight))

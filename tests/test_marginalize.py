@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 from sklearn.exceptions import ConvergenceWarning
 
-from emfast import GaussianMixture
+from emfast import GaussianMixture, _kernels, _missing
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 ATTRIBUTES = ["weights_", "means_", "covariances_", "precisions_cholesky_"]
@@ -210,3 +210,64 @@ def test_rows_with_every_value_missing_are_an_error():
         GaussianMixture(2, nan_policy="marginalize").fit(X)
     with pytest.raises(ValueError, match="NaN"):
         GaussianMixture(2).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_replicated_data_give_the_same_fit(covariance_type):
+    """EM on 70 copies of the data equals EM on the data: patterns of many
+    blocks and several tasks add up like the one-block patterns."""
+    X = data_with_holes(seed=6)
+    copies = np.tile(X, (70, 1))
+    layout = _missing.pattern_layout(copies, 2)
+    assert np.diff(layout.bounds).max() > 2 * _kernels.TASK_BLOCKS * _kernels.BLOCK
+    a = fit_from_start(X, covariance_type, max_iter=5)
+    b = fit_from_start(copies, covariance_type, max_iter=5)
+    assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-12)
+    for name in ATTRIBUTES:
+        assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_several_kernel_batches_equal_one(covariance_type, monkeypatch):
+    """Many patterns split over several kernel calls (a small budget) give
+    the fit of one call."""
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(2000, 6)) + np.repeat([[0.0] * 6, [3.0] * 6], 1000, axis=0)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    one = _missing.pattern_layout(X, 2)
+    assert len(one.batches) == 1
+    assert one.n_patterns > 40
+    kwargs = dict(
+        covariance_type=covariance_type, nan_policy="marginalize", random_state=0
+    )
+    a = GaussianMixture(2, **kwargs).fit(X)
+    monkeypatch.setattr(_missing, "_BATCH_DOUBLES", 2000)
+    many = _missing.pattern_layout(X, 2)
+    assert len(many.batches) > 10
+    b = GaussianMixture(2, **kwargs).fit(X)
+    assert a.n_iter_ == b.n_iter_
+    assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-12)
+    for name in ATTRIBUTES:
+        assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-10, atol=1e-13)
+    assert_allclose(b.score_samples(X), a.score_samples(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_features", [12, 70])  # 2 and 9 bytes of pattern bits
+def test_layout_covers_every_row_once(n_features):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(5000, n_features))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    layout = _missing.pattern_layout(X, 3)
+    assert_array_equal(np.sort(layout.order), np.arange(len(X)))
+    covered = np.concatenate(
+        [layout.order[lo:hi] for lo, hi in zip(layout.task_lo, layout.task_hi)]
+    )
+    assert_array_equal(np.sort(covered), np.arange(len(X)))
+    for t, p in enumerate(layout.task_pattern):
+        rows = layout.order[layout.task_lo[t] : layout.task_hi[t]]
+        missing = np.isnan(X[rows])
+        expected = np.ones(n_features, dtype=bool)
+        expected[layout.obs[p, : layout.n_obs[p]]] = False
+        assert (missing == expected).all()
