@@ -4,8 +4,15 @@ A drop-in replacement for :class:`sklearn.mixture.GaussianMixture` whose EM
 iterations run as fused, block-parallel Numba kernels.
 """
 
+from .impute import GaussianMixtureImputer
 from .mixture import GaussianMixture
 from .selection import ModelSelection, select_model
 
-__all__ = ["GaussianMixture", "ModelSelection", "__version__", "select_model"]
+__all__ = [
+    "GaussianMixture",
+    "GaussianMixtureImputer",
+    "ModelSelection",
+    "__version__",
+    "select_model",
+]
 __version__ = "0.1.0"

@@ -901,3 +901,58 @@ def pattern_score(
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], logp)
             _block_normalize(logp, n, work)
             _store_scores(logp, work, n, order, start, log_prob_norm, labels, resp)
+
+
+@jit(parallel=True)
+def pattern_impute(
+    X,
+    order,
+    task_lo,
+    task_hi,
+    task_pattern,
+    obs,
+    n_obs,
+    means,
+    prec_tri,
+    prec_diag,
+    log_norm,
+    bmat,
+    out,
+):
+    """Conditional expectations of the missing values, over the tasks and
+    per-pattern parameters of ``pattern_stats``: for each missing feature m
+    of row i, out[i, m] = sum_k r_ik (means[k, m] + (B_k (x_o - means[k, o]))_m)
+    with r_ik the responsibilities under the marginal densities (bmat of shape
+    (1, 0, D, D) stands for B = 0: diagonal covariances)."""
+    n_features = X.shape[1]
+    block = _block_rows(n_features)
+    n_components = means.shape[0]
+    regress = bmat.shape[1] > 0
+    for t in prange(task_lo.shape[0]):
+        p = task_pattern[t]
+        tri = prec_tri[min(p, prec_tri.shape[0] - 1)]
+        dia = prec_diag[min(p, prec_diag.shape[0] - 1)]
+        no = n_obs[p]
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        resp = np.empty((n_components, block))
+        work = np.empty((4, block))
+        for start in range(task_lo[t], task_hi[t], block):
+            n = min(block, task_hi[t] - start)
+            _load_rows(X, order, start, n, xt)
+            _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
+            _block_normalize(resp, n, work)
+            for b in range(n):
+                i = order[start + b]
+                for a in range(no, n_features):
+                    m = obs[p, a]
+                    v = 0.0
+                    for k in range(n_components):
+                        c = means[k, m]
+                        if regress:
+                            b_k = bmat[p, k if bmat.shape[1] > 1 else 0]
+                            for e in range(no):
+                                o = obs[p, e]
+                                c += b_k[m, o] * (xt[o, b] - means[k, o])
+                        v += resp[k, b] * c
+                    out[i, m] = v

@@ -29,7 +29,6 @@ from ._params import (
     precision_error_message,
 )
 
-
 # Budget for one kernel call's per-pattern parameters and partial sums, in
 # float64 values; patterns beyond it go to further calls.
 _BATCH_DOUBLES = 1 << 22
@@ -146,7 +145,6 @@ def pattern_parameters(params: Params, covariance_type, obs, n_obs):
     (prec_tri, prec_diag, log_norm, bmat, ccov)."""
     n_patterns, n_features = obs.shape
     pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
-    n_components = len(params.weights)
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
     observed = np.zeros((n_patterns, n_features), dtype=bool)
@@ -308,3 +306,45 @@ def score_missing(X, params: Params, covariance_type: str, want_resp: bool):
             resp,
         )
     return log_prob, labels, resp
+
+
+def impute_missing(X, params: Params, covariance_type: str):
+    """A copy of X (with NaN) in which each NaN is replaced by its conditional
+    expectation under the mixture: the responsibility-weighted conditional
+    means given the row's observed values. Rows with every value missing get
+    the mixture's mean."""
+    out = np.array(X, dtype=X.dtype, order="C", copy=True)
+    missing = np.isnan(X)
+    empty = missing.all(axis=1)
+    weights = np.asarray(params.weights, dtype=np.float64)
+    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    if empty.any():
+        out[empty] = weights @ means
+    partial = np.flatnonzero(missing.any(axis=1) & ~empty)
+    if not len(partial):
+        return out
+    rows = np.ascontiguousarray(X[partial])
+    filled = rows.copy()
+    rows.flags.writeable = False  # kernels see read-only data (one compile)
+    layout = pattern_layout(rows, len(weights))
+    for p0, p1, t0, t1 in layout.batches:
+        prec_tri, prec_diag, log_norm, bmat, _ = pattern_parameters(
+            params, covariance_type, layout.obs[p0:p1], layout.n_obs[p0:p1]
+        )
+        _kernels.pattern_impute(
+            rows,
+            layout.order,
+            layout.task_lo[t0:t1],
+            layout.task_hi[t0:t1],
+            layout.task_pattern[t0:t1] - p0,
+            layout.obs[p0:p1],
+            layout.n_obs[p0:p1],
+            means,
+            prec_tri,
+            prec_diag,
+            np.ascontiguousarray(log_norm),
+            bmat,
+            filled,
+        )
+    out[partial] = filled
+    return out

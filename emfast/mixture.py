@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels
 from ._em import fit_em
-from ._missing import fill_with_means, pattern_layout, score_missing
+from ._missing import fill_with_means, impute_missing, pattern_layout, score_missing
 from ._params import (
     Params,
     kernel_args,
@@ -28,8 +28,6 @@ from ._validation import (
     check_sample_weight,
     check_weights,
 )
-
-_PARAM_FIELDS = ("weights", "means", "covariances", "precisions_cholesky")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -417,16 +415,8 @@ default='kmeans'
 
     def _score(self, X, want_resp):
         """Run the scoring kernel: (log p(x), labels, responsibilities)."""
-        params = Params(
-            self.weights_, self.means_, self.covariances_, self.precisions_cholesky_
-        )
+        params = self._current_params()
         if self.nan_policy == "marginalize" and np.isnan(X).any():
-            params = Params(
-                *(
-                    np.asarray(getattr(params, f), dtype=np.float64)
-                    for f in _PARAM_FIELDS
-                )
-            )
             return score_missing(X, params, self.covariance_type, want_resp)
         means, prec_tri, prec_diag, log_norm = kernel_args(params, self.covariance_type)
         n_samples = X.shape[0]
@@ -543,6 +533,54 @@ default='kmeans'
         """
         X = self._validate_X_predict(X)
         return self._score(X, want_resp=True)[2].astype(X.dtype, copy=False)
+
+    def impute(self, X):
+        """Fill in missing values (NaN) with their conditional expectations.
+
+        Each NaN is replaced by its expectation under the fitted mixture
+        given the row's observed values: the responsibility-weighted
+        conditional means sum_k p(k | x_o) E[x_m | x_o, k], with the
+        responsibilities from the marginal densities of the observed values.
+        Observed values are returned unchanged; a row with every value
+        missing gets the mixture's mean. Works whatever ``nan_policy`` the
+        model was fitted with.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The data, with NaN for missing values.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            A copy of X (same dtype, float32 or float64) without NaN.
+
+        See Also
+        --------
+        GaussianMixtureImputer : The same as a transformer for pipelines.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianMixture
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.multivariate_normal([0, 0], [[1, 0.9], [0.9, 1]], size=500)
+        >>> gm = GaussianMixture(1, random_state=0).fit(X)
+        >>> gm.impute([[2.0, np.nan], [np.nan, -1.0]]).round(1)
+        array([[ 2. ,  1.8],
+               [-0.9, -1. ]])
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
+        )
+        return impute_missing(
+            _kernel_input(X), self._current_params(), self.covariance_type
+        )
 
     def sample(self, n_samples=1):
         """Generate random samples from the fitted mixture.

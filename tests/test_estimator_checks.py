@@ -10,14 +10,14 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from emfast import GaussianMixture
+from emfast import GaussianMixture, GaussianMixtureImputer
 
 
 def check_name(check):
     return getattr(check, "func", check).__name__
 
 
-@parametrize_with_checks([GaussianMixture()])
+@parametrize_with_checks([GaussianMixture(), GaussianMixtureImputer()])
 def test_sklearn_estimator_checks(estimator, check, request):
     assert request.node.get_closest_marker("xfail") is None
     assert request.node.get_closest_marker("skip") is None
@@ -28,14 +28,15 @@ def test_sklearn_estimator_checks(estimator, check, request):
         pytest.fail(f"{check_name(check)} was skipped: {exc}")
 
 
-def test_array_api_check_is_run():
+@pytest.mark.parametrize("estimator", [GaussianMixture(), GaussianMixtureImputer()])
+def test_array_api_check_is_run(estimator):
     """``check_array_api_input`` is among the checks, and conftest set
     SCIPY_ARRAY_API before scikit-learn was imported, so it runs instead of
     skipping."""
     assert os.environ.get("SCIPY_ARRAY_API") is not None
     names = [
         check_name(check)
-        for _, check in estimator_checks_generator(GaussianMixture(), mark=None)
+        for _, check in estimator_checks_generator(estimator, mark=None)
     ]
     assert "check_array_api_input" in names
     assert len(names) >= 40

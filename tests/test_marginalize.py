@@ -238,9 +238,11 @@ def test_several_kernel_batches_equal_one(covariance_type, monkeypatch):
     one = _missing.pattern_layout(X, 2)
     assert len(one.batches) == 1
     assert one.n_patterns > 40
-    kwargs = dict(
-        covariance_type=covariance_type, nan_policy="marginalize", random_state=0
-    )
+    kwargs = {
+        "covariance_type": covariance_type,
+        "nan_policy": "marginalize",
+        "random_state": 0,
+    }
     a = GaussianMixture(2, **kwargs).fit(X)
     monkeypatch.setattr(_missing, "_BATCH_DOUBLES", 2000)
     many = _missing.pattern_layout(X, 2)
