@@ -32,6 +32,7 @@ from ._params import (
 # Budget for one kernel call's per-pattern parameters and partial sums, in
 # float64 values; patterns beyond it go to further calls.
 _BATCH_DOUBLES = 1 << 22
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 @dataclass
@@ -43,7 +44,7 @@ class PatternLayout:
     order); pattern p holds order[bounds[p]:bounds[p + 1]]; obs[p] lists its
     observed features, then its missing ones (each increasing), n_obs[p] of
     the first kind. Task t covers order[task_lo[t]:task_hi[t]], within
-    pattern task_pattern[t]. ``batches`` are (first pattern, end pattern,
+    pattern task_pattern[t]; tasks are not in row order. ``batches`` are (first pattern, end pattern,
     first task, end task) ranges, each one kernel call. All of it depends on
     the data and shapes only, never on the number of threads.
     """
@@ -115,15 +116,27 @@ def pattern_layout(X, n_components) -> PatternLayout:
     def index(values):
         return np.asarray(values, dtype=np.int64)
 
+    # prange hands each thread a contiguous range of tasks. Patterns differ
+    # in size (the complete one often holds most rows), so spread the tasks
+    # of each batch with a fixed low-discrepancy permutation (golden-ratio
+    # steps): any contiguous range then holds about its share of the work,
+    # whatever the number of threads.
+    task_lo, task_hi, task_pattern = index(task_lo), index(task_hi), index(task_pattern)
+    for _, _, t0, t1 in batches:
+        spread = t0 + np.argsort((np.arange(t1 - t0) * _GOLDEN) % 1.0, kind="stable")
+        task_lo[t0:t1] = task_lo[spread]
+        task_hi[t0:t1] = task_hi[spread]
+        task_pattern[t0:t1] = task_pattern[spread]
+
     return PatternLayout(
         X,
         order.astype(np.int64),
         index(bounds),
         np.ascontiguousarray(obs, dtype=np.int64),
         index(n_obs),
-        index(task_lo),
-        index(task_hi),
-        index(task_pattern),
+        task_lo,
+        task_hi,
+        task_pattern,
         batches,
     )
 

@@ -19,10 +19,16 @@ by side, in the same run, on the standard workloads of
   (k-means initialization, default ``tol``) of both libraries on the same
   data, for one or more seeds: wall time of ``fit`` (emfast's compile left
   out), iterations, and the final log-likelihood from each ``score(X)``.
+* **Missing values** (:func:`missing_cost`, :func:`run_missing_cost`): one
+  emfast iteration with a fraction of the values missing completely at
+  random (``nan_policy='marginalize'``) against one on the complete data,
+  from the same initial parameters; and the one-off grouping of the rows by
+  missingness pattern. emfast only: sklearn does not fit data with NaN.
 
 The functions return plain dicts (what ``emfast bench --json`` saves);
 :func:`format_results` and :func:`format_startup` turn them into the tables
-the command prints; :func:`format_end_to_end` that of the end-to-end fits.
+the command prints; :func:`format_end_to_end` that of the end-to-end fits,
+:func:`format_missing_cost` that of the missing values.
 """
 
 from __future__ import annotations
@@ -1083,6 +1089,355 @@ def format_end_to_end(results: dict) -> str:
     if "seconds" in results:
         lines.append(f"Total wall time: {results['seconds']:.0f} s")
     return "\n".join(lines).rstrip("\n")
+
+
+# ---------------------------------------------------------------------------
+# Missing values: an EM iteration with nan_policy='marginalize' against a
+# complete-data one
+
+MISSING_FRACTION = 0.1
+MISSING_REPEAT = 5
+# The goal for one marginalize iteration, as a multiple of a complete one.
+MISSING_RATIO_GOAL = 3.0
+# Offset of the mask's seed from the data's (as initial_parameters' 12345).
+_MASK_SEED_OFFSET = 54321
+
+
+def missing_mask(shape, fraction: float, seed: int = 0):
+    """Values missing completely at random, with no row entirely missing.
+
+    Each value is missing with probability ``fraction``, independently; in a
+    row where all are, one value chosen at random is kept.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(n_samples, n_features)``.
+    fraction : float
+        Probability that a value is missing, in [0, 1).
+    seed : int, default=0
+        Seed of the mask (the same seed gives the same mask).
+
+    Returns
+    -------
+    mask : ndarray of bool, shape ``shape``
+        True where a value is missing.
+
+    Examples
+    --------
+    >>> from emfast.bench import missing_mask
+    >>> mask = missing_mask((10_000, 2), 0.5)
+    >>> bool(mask.all(axis=1).any()), round(float(mask.mean()), 1)
+    (False, 0.4)
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed + _MASK_SEED_OFFSET)
+    mask = rng.random(shape) < fraction
+    all_missing = np.flatnonzero(mask.all(axis=1))
+    mask[all_missing, rng.integers(shape[1], size=len(all_missing))] = False
+    return mask
+
+
+def with_missing(X, fraction: float, seed: int = 0):
+    """A copy of X with the values of :func:`missing_mask` set to NaN.
+
+    Returns
+    -------
+    X_missing : ndarray of shape (n_samples, n_features)
+        C-contiguous and read-only, as :func:`benchmark_data` returns X.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, with_missing
+    >>> X, _ = benchmark_data("W2", n_samples=100)
+    >>> X_missing = with_missing(X, 0.1)
+    >>> bool(np.isnan(X_missing).any()), bool(np.isnan(X).any())
+    (True, False)
+    """
+    X_missing = np.array(X, order="C", copy=True)
+    X_missing[missing_mask(X.shape, fraction, seed)] = np.nan
+    X_missing.flags.writeable = False
+    return X_missing
+
+
+def emfast_missing_iteration(layout, parameters, covariance_type: str):
+    """One EM iteration of emfast for values missing at random, as
+    ``GaussianMixture(nan_policy='marginalize')`` runs it: the E-step over
+    the missingness patterns and the M-step.
+
+    Parameters
+    ----------
+    layout : emfast._missing.PatternLayout
+        The rows grouped by missingness pattern
+        (``emfast._missing.pattern_layout``, once per fit).
+    parameters : tuple
+        ``(weights, means, covariances, precisions_cholesky)``.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+
+    Returns
+    -------
+    log_likelihood : float
+        Mean log-likelihood of the observed values under ``parameters``.
+    params : emfast._params.Params
+        The updated parameters.
+
+    Examples
+    --------
+    >>> from emfast._missing import pattern_layout
+    >>> from emfast.bench import benchmark_data, emfast_missing_iteration
+    >>> from emfast.bench import initial_parameters, with_missing
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> layout = pattern_layout(with_missing(X, 0.1), 4)
+    >>> ll, params = emfast_missing_iteration(
+    ...     layout, initial_parameters(X, 4, "full"), "full")
+    >>> params.means.shape
+    (4, 2)
+    """
+    from . import _missing
+
+    params = Params(*parameters)
+    log_likelihood, stats = _missing.e_step_stats_missing(
+        layout, params, covariance_type
+    )
+    new = _missing.m_step_missing(
+        stats, params.means, covariance_type, REG_COVAR, layout.X.dtype
+    )
+    return log_likelihood, new
+
+
+def missing_cost(
+    name: str = "W2",
+    *,
+    fraction: float = MISSING_FRACTION,
+    n_samples: int | None = None,
+    repeat: int = MISSING_REPEAT,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """What values missing at random cost one EM iteration of emfast.
+
+    Times one iteration on a workload's complete data
+    (:func:`emfast_iteration`) and one on the same data with ``fraction`` of
+    the values missing completely at random (:func:`with_missing`), as
+    ``GaussianMixture(nan_policy='marginalize')`` runs it
+    (:func:`emfast_missing_iteration`). Both start from the same
+    :func:`initial_parameters` (those of :func:`run_workload`, from the
+    complete data) and run under one BLAS thread, as emfast's ``fit``; each
+    is warmed up (compiled or loaded from the cache) before the timing. The
+    grouping of the rows by missingness pattern, which ``fit`` does once, is
+    timed on its own.
+
+    Parameters
+    ----------
+    name : {'W1', 'W2', 'W3', 'W4', 'W5', 'W6'}, default='W2'
+        The workload.
+    fraction : float, default=0.1
+        Probability that a value is missing, in [0, 1).
+    n_samples : int, optional
+        Override the workload's number of samples.
+    repeat : int, default=5
+        Timed runs of each; the median is reported.
+    seed : int, default=0
+        Seed of the data, of the initial parameters and of the mask.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result : dict
+        ``workload``, ``n_samples``, ``n_features``, ``n_components``,
+        ``covariance_type``, ``repeat``, ``seed``; ``fraction`` (requested)
+        and ``missing_fraction`` (the share of values missing), ``missing_rows``
+        (rows with a missing value), ``n_patterns``; in seconds (medians)
+        ``complete_seconds`` and ``missing_seconds`` per iteration and
+        ``layout_seconds`` (the grouping, once per fit); ``ratio``
+        (``missing_seconds / complete_seconds``) and ``goal``
+        (:data:`MISSING_RATIO_GOAL`); ``complete_log_likelihood`` and
+        ``missing_log_likelihood`` (each E-step's mean log-likelihood).
+
+    Examples
+    --------
+    >>> from emfast.bench import missing_cost
+    >>> r = missing_cost("W1", n_samples=2000, repeat=1)
+    >>> r["n_patterns"], r["ratio"] == r["missing_seconds"] / r["complete_seconds"]
+    (3, True)
+    """
+    from threadpoolctl import threadpool_limits
+
+    from ._missing import pattern_layout
+
+    def say(message):
+        if progress is not None:
+            progress(f"{name} missing values: {message}")
+
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    X, w = benchmark_data(name, n_samples, seed=seed)
+    n, d = X.shape
+    k, cov = w.n_components, w.covariance_type
+    if n < k:
+        raise ValueError(f"n_samples must be at least {k} (the number of components)")
+    parameters = initial_parameters(X, k, cov, seed)
+    X_missing = with_missing(X, fraction, seed)
+    missing = np.isnan(X_missing)
+    result = {
+        "workload": name,
+        "n_samples": n,
+        "n_features": d,
+        "n_components": k,
+        "covariance_type": cov,
+        "repeat": repeat,
+        "seed": seed,
+        "fraction": fraction,
+        "missing_fraction": float(missing.mean()),
+        "missing_rows": int(np.count_nonzero(missing.any(axis=1))),
+    }
+    del missing
+    layouts = []
+
+    def group(_):
+        layouts[:] = [pattern_layout(X_missing, k)]
+
+    complete, marginalized = [], []
+    # One BLAS thread, as in emfast's fit (see run_workload).
+    with threadpool_limits(limits=1, user_api="blas"):
+        say("complete-data iteration")
+        emfast_iteration(X, parameters, cov)  # compile or load the cache
+        result["complete_seconds"] = _median_seconds(
+            lambda _: complete.append(emfast_iteration(X, parameters, cov)), repeat
+        )
+        say("grouping the rows by missingness pattern")
+        result["layout_seconds"] = _median_seconds(group, repeat)
+        layout = layouts[0]
+        say(f"marginalize iteration ({layout.n_patterns} patterns)")
+        emfast_missing_iteration(layout, parameters, cov)
+        result["missing_seconds"] = _median_seconds(
+            lambda _: marginalized.append(
+                emfast_missing_iteration(layout, parameters, cov)
+            ),
+            repeat,
+        )
+    result["n_patterns"] = layout.n_patterns
+    result["ratio"] = result["missing_seconds"] / result["complete_seconds"]
+    result["goal"] = MISSING_RATIO_GOAL
+    result["complete_log_likelihood"] = float(complete[-1][0])
+    result["missing_log_likelihood"] = float(marginalized[-1][0])
+    return result
+
+
+def run_missing_cost(
+    workloads=None,
+    *,
+    quick: bool = False,
+    n_samples: int | None = None,
+    fraction: float = MISSING_FRACTION,
+    repeat: int = MISSING_REPEAT,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """:func:`missing_cost` on several workloads (``emfast bench --missing``).
+
+    Parameters
+    ----------
+    workloads : list of str, optional
+        Workload names; ``['W2']`` when None.
+    quick : bool, default=False
+        Reduced sizes (:func:`quick_n_samples`), unless ``n_samples`` is given.
+    n_samples : int, optional
+        Number of samples for every workload (default: full size).
+    fraction, repeat, seed, progress
+        As in :func:`missing_cost`.
+
+    Returns
+    -------
+    results : dict
+        ``machine`` (:func:`machine_info`), ``settings``, ``missing`` (a list
+        of :func:`missing_cost` results) and ``seconds`` (wall time).
+
+    Examples
+    --------
+    >>> from emfast.bench import run_missing_cost, format_missing_cost
+    >>> results = run_missing_cost(n_samples=2000, repeat=1)
+    >>> print(format_missing_cost(results))  # doctest: +ELLIPSIS
+    Machine: ...
+    | workload | N | D | K | covariance | missing values | rows with NaN | ...
+    |---|...
+    | W2 | 2,000 | 8 | 16 | full | ...
+    ...
+    """
+    start = perf_counter()
+    names = ["W2"] if workloads is None else list(workloads)
+    sizes = _workload_sizes(names, n_samples, quick)
+    results = [
+        missing_cost(
+            name,
+            fraction=fraction,
+            n_samples=n,
+            repeat=repeat,
+            seed=seed,
+            progress=progress,
+        )
+        for name, n in sizes
+    ]
+    return {
+        "machine": machine_info(),
+        "settings": {
+            "quick": quick,
+            "n_samples": n_samples,
+            "fraction": fraction,
+            "repeat": repeat,
+            "seed": seed,
+            "reg_covar": REG_COVAR,
+        },
+        "missing": results,
+        "seconds": perf_counter() - start,
+    }
+
+
+def format_missing_cost(results: dict) -> str:
+    """A Markdown table of :func:`run_missing_cost`'s results.
+
+    See :func:`run_missing_cost` for an example.
+    """
+    m = results["machine"]
+    s = results["settings"]
+    lines = [
+        (
+            f"Machine: {m['cpu']}, {m['n_cpus']} CPUs ({m['numba_threads']} Numba "
+            f"threads); Python {m['python']}, NumPy {m['numpy']}, Numba "
+            f"{m['numba']}"
+        ),
+        (
+            "One emfast EM iteration from identical initial parameters, median "
+            f"of {s['repeat']}, one BLAS thread: complete data against the same "
+            f"data with {100 * s['fraction']:g} % of the values missing completely at "
+            f"random (seed {s['seed']}, no row entirely missing), "
+            "nan_policy='marginalize'. Layout: grouping the rows by missingness "
+            "pattern, once per fit"
+            + (" (--quick sizes)" if s["quick"] and s["n_samples"] is None else "")
+        ),
+        "",
+        (
+            "| workload | N | D | K | covariance | missing values | rows with NaN "
+            "| patterns | complete s/iter | missing s/iter | ratio | goal "
+            "| layout s (once) |"
+        ),
+        "|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|---|--:|",
+    ]
+    for r in results["missing"]:
+        verdict = "within" if r["ratio"] <= r["goal"] else "OVER"
+        lines.append(
+            f"| {r['workload']} | {r['n_samples']:,} | {r['n_features']} "
+            f"| {r['n_components']} | {r['covariance_type']} "
+            f"| {100 * r['missing_fraction']:.1f} % | {r['missing_rows']:,} "
+            f"| {r['n_patterns']:,} | {r['complete_seconds']:.4f} "
+            f"| {r['missing_seconds']:.4f} | {r['ratio']:.2f}× "
+            f"| {verdict} {r['goal']:g}× | {r['layout_seconds']:.4f} |"
+        )
+    lines += ["", f"Total wall time: {results['seconds']:.0f} s"]
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The ``emfast`` command: ``emfast demo`` fits the W2 workload and prints the
 model, optionally side by side with scikit-learn; ``emfast bench`` times emfast
-against scikit-learn on the standard workloads."""
+against scikit-learn on the standard workloads (``--missing``: what values
+missing at random cost emfast's iteration)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import numpy as np
 
 _DEMO_WORKLOAD = "W2"
 _SHOWN_COORDS = 4
+# ``bench --missing`` compares two medians; fewer repeats make a noisy ratio.
+_MISSING_MIN_REPEAT = 5
 
 
 def _int_at_least(minimum: int):
@@ -31,6 +34,17 @@ def _int_at_least(minimum: int):
         return value
 
     return parse
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -101,7 +115,13 @@ def _add_bench_parser(subparsers) -> None:
             "fresh process with a warm, a cold and a read-only cache. With "
             "--end-to-end, compare default fits instead (k-means init, "
             "default tol; workload W2 unless --workloads is given): fit wall "
-            "time, iterations and final log-likelihood, per seed."
+            "time, iterations and final log-likelihood, per seed. With "
+            "--missing, time one emfast iteration on data with some of the "
+            "values (--missing-fraction, default 10 %) missing completely at "
+            "random (nan_policy='marginalize') "
+            "against one on the complete data, from identical initial "
+            "parameters (workload W2 unless --workloads is given), and the "
+            "one-off grouping of the rows by missingness pattern."
         ),
     )
     bench.add_argument(
@@ -109,7 +129,10 @@ def _add_bench_parser(subparsers) -> None:
         type=_workload_list,
         default=None,
         metavar="W1,W2,...",
-        help="workloads to run (default: all six, W1-W6; with --end-to-end: W2)",
+        help=(
+            "workloads to run (default: all six, W1-W6; with --end-to-end or "
+            "--missing: W2)"
+        ),
     )
     bench.add_argument(
         "--quick",
@@ -165,6 +188,25 @@ def _add_bench_parser(subparsers) -> None:
         help="with --end-to-end: fits per library, seeds 0..N-1 (default: 1)",
     )
     bench.add_argument(
+        "--missing",
+        action="store_true",
+        help=(
+            "run only the missing-values cost instead of the workloads: one "
+            "emfast iteration with --missing-fraction of the values missing "
+            "completely at random (nan_policy='marginalize') against one on "
+            "the complete data (default workload W2, full size; --repeat at "
+            f"least {_MISSING_MIN_REPEAT}), and the one-off grouping by "
+            "missingness pattern"
+        ),
+    )
+    bench.add_argument(
+        "--missing-fraction",
+        type=_fraction,
+        default=0.1,
+        metavar="F",
+        help="with --missing: probability that a value is missing (default: 0.1)",
+    )
+    bench.add_argument(
         "--json", metavar="FILE", default=None, help="also save the results as JSON"
     )
     bench.set_defaults(handler=_bench)
@@ -178,8 +220,17 @@ def _bench(args) -> int:
     def progress(message: str) -> None:
         print(f"[{perf_counter() - start:6.1f} s] {message}", file=sys.stderr)
 
-    if args.end_to_end and args.startup:
-        raise ValueError("--end-to-end and --startup are separate runs; give one")
+    modes = [
+        flag
+        for flag, given in (
+            ("--end-to-end", args.end_to_end),
+            ("--startup", args.startup),
+            ("--missing", args.missing),
+        )
+        if given
+    ]
+    if len(modes) > 1:
+        raise ValueError(f"{' and '.join(modes)} are separate runs; give one")
     if args.end_to_end and args.no_sklearn:
         raise ValueError("--end-to-end compares with sklearn; drop --no-sklearn")
     start = perf_counter()
@@ -193,6 +244,17 @@ def _bench(args) -> int:
             progress=progress,
         )
         print(bench.format_end_to_end(results))
+    elif args.missing:
+        results = bench.run_missing_cost(
+            args.workloads,
+            quick=args.quick,
+            n_samples=args.n_samples,
+            fraction=args.missing_fraction,
+            repeat=max(args.repeat, _MISSING_MIN_REPEAT),
+            seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_missing_cost(results))
     elif args.startup:
         progress("start-up measurements (fresh processes; one cold compile)")
         results = bench.startup(repeat=max(args.repeat, 5))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
 
 
 def test_readme_has_examples():
@@ -20,7 +20,7 @@ def test_readme_example_runs(index):
     block = BLOCKS[index]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(block, f"README.md example {index}", "exec"), {})
+        exec(compile(block, f"README.md example {index}", "exec"), {})  # noqa: S102
     printed = " ".join(out.getvalue().split())
     # A print whose comment looks like a value ("# [-0.1  4.9]", "# 3",
     # "# True") must print it; the comments are checked in order.

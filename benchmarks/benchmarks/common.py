@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 
+from emfast._missing import pattern_layout
 from emfast.bench import (
     benchmark_data,
     emfast_iteration,
+    emfast_missing_iteration,
     initial_parameters,
+    missing_cost,
     precisions_from_parameters,
     sklearn_estimator,
     sklearn_iteration,
+    with_missing,
 )
 from emfast.workloads import WORKLOADS
 
@@ -24,11 +28,15 @@ __all__ = [
     "bench_scale",
     "benchmark_data",
     "emfast_iteration",
+    "emfast_missing_iteration",
     "initial_parameters",
+    "missing_cost",
+    "pattern_layout",
     "precisions_from_parameters",
     "scaled_n_samples",
     "sklearn_estimator",
     "sklearn_iteration",
+    "with_missing",
 ]
 
 WORKLOAD_NAMES = list(WORKLOADS)
