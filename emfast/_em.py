@@ -266,7 +266,8 @@ def fit_em(
     verbose_interval: int = 10,
     on_iteration: Callable[[int, float], None] | None = None,
     sample_weight: np.ndarray | None = None,
-    patterns: list | None = None,
+    patterns=None,
+    e_step: Callable | None = None,
 ) -> FitResult:
     """Fit a Gaussian mixture by EM with ``n_init`` restarts; keep the best.
 
@@ -280,7 +281,9 @@ def fit_em(
     mean log-likelihood. With ``patterns`` (rows grouped by missingness,
     from ``_missing.pattern_layout``), the iterations are EM for values
     missing at random, and ``X`` (NaN filled in) serves the initialization
-    only.
+    only. With ``e_step`` (params -> (lower bound, statistics, tied centre),
+    as ``e_step_stats``), the iterations take their statistics from it, and
+    ``X`` (a sample of the data, for example) serves the initialization only.
     """
     # The M-step's small LAPACK calls run between parallel kernel passes; a
     # multi-threaded BLAS would spin against the kernels' threads (measured:
@@ -306,6 +309,7 @@ def fit_em(
             on_iteration=on_iteration,
             sample_weight=sample_weight,
             patterns=patterns,
+            e_step=e_step,
         )
 
 
@@ -330,8 +334,14 @@ def _fit_em(
     on_iteration,
     sample_weight,
     patterns,
+    e_step,
 ):
     dtype = X.dtype
+    if e_step is None and patterns is None:
+
+        def e_step(params):
+            return e_step_stats(X, params, covariance_type, sample_weight)
+
     printer = VerbosePrinter(verbose, verbose_interval)
     do_init = warm_params is None
     n_runs = n_init if do_init else 1
@@ -365,9 +375,7 @@ def _fit_em(
         for n_iter in range(1, max_iter + 1):
             prev_lower_bound = lower_bound
             if patterns is None:
-                lower_bound, stats, tied_center = e_step_stats(
-                    X, params, covariance_type, sample_weight
-                )
+                lower_bound, stats, tied_center = e_step(params)
                 params = m_step(
                     stats, params.means, covariance_type, reg_covar, dtype, tied_center
                 )

@@ -113,3 +113,12 @@ def check_sample_weight(sample_weight, n_samples):
             "Sample weights must contain at least one non-zero number; all are zero."
         )
     return np.array(sample_weight, dtype=np.float64)
+
+
+def as_kernel_input(X):
+    """A C-contiguous, read-only view of X (a copy only if X is not
+    C-contiguous). Kernels always see read-only arrays, so each compiles once
+    per dtype rather than once more for writeable input."""
+    X = np.ascontiguousarray(X).view()
+    X.flags.writeable = False
+    return X

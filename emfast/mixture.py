@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _kernels
+from . import _dask, _kernels
 from ._em import fit_em
 from ._missing import fill_with_means, impute_missing, pattern_layout, score_missing
 from ._params import (
@@ -23,6 +23,7 @@ from ._params import (
     precisions_from_cholesky,
 )
 from ._validation import (
+    as_kernel_input,
     check_means,
     check_precisions,
     check_sample_weight,
@@ -265,6 +266,10 @@ default='kmeans'
         (1, 1, True)
         """
         X, kept = self._fit(X, sample_weight)
+        if _dask.is_dask_array(X):
+            return _dask.lazy_scores(
+                X, self._current_params(), self.covariance_type, "labels"
+            )
         labels = self._score(X, want_resp=False)[1]
         if kept is None:
             return labels
@@ -276,6 +281,8 @@ default='kmeans'
         """Validate, run EM, set the fitted attributes. Returns X as the
         kernels take it and the mask of the rows kept (None when all were)."""
         self._validate_params()
+        if _dask.is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         omit = self.nan_policy == "omit"
         X = validate_data(
             self,
@@ -311,7 +318,7 @@ default='kmeans'
                         )
                 kept = complete
             self.n_samples_omitted_ = n_omitted
-        X = _kernel_input(X)
+        X = as_kernel_input(X)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
@@ -320,6 +327,7 @@ default='kmeans'
             )
         patterns = None
         X_init = X
+        random_state = check_random_state(self.random_state)
         if self.nan_policy == "marginalize" and np.isnan(X).any():
             patterns = pattern_layout(X, self.n_components)
             X_init = fill_with_means(X, sample_weight)
@@ -331,7 +339,15 @@ default='kmeans'
                     f"sample_weight but got n_components = {self.n_components}, "
                     f"{n_positive} positive weights"
                 )
-        n_features = X.shape[1]
+        self._run_em(
+            X_init, random_state, sample_weight=sample_weight, patterns=patterns
+        )
+        return X, kept
+
+    def _run_em(self, X_init, random_state, **kwargs):
+        """Check the user's initial parameters, run ``fit_em`` (``kwargs``:
+        sample_weight, patterns, e_step) and set the fitted attributes."""
+        n_features = X_init.shape[1]
         weights_init = means_init = precisions_init = None
         if self.weights_init is not None:
             weights_init = check_weights(self.weights_init, self.n_components)
@@ -344,7 +360,6 @@ default='kmeans'
                 self.n_components,
                 n_features,
             )
-
         warm = self.warm_start and hasattr(self, "converged_")
         result = fit_em(
             X_init,
@@ -358,16 +373,46 @@ default='kmeans'
             weights_init=weights_init,
             means_init=means_init,
             precisions_init=precisions_init,
-            random_state=check_random_state(self.random_state),
+            random_state=random_state,
             warm_params=self._current_params() if warm else None,
             warm_lower_bound=self.lower_bound_ if warm else -np.inf,
             verbose=self.verbose,
             verbose_interval=self.verbose_interval,
-            sample_weight=sample_weight,
-            patterns=patterns,
+            **kwargs,
         )
-        self._set_fitted(result, X.dtype)
-        return X, kept
+        self._set_fitted(result, X_init.dtype)
+
+    def _fit_dask(self, X, sample_weight):
+        """``_fit`` on a Dask array: statistics per chunk (see ``_dask``),
+        initialization on a random sample of rows."""
+        if self.nan_policy != "raise":
+            raise ValueError(
+                f"nan_policy={self.nan_policy!r} is not supported for Dask "
+                "arrays; use nan_policy='raise' (the default) on finite data"
+            )
+        X = _dask.check_dask_array(X)
+        n_samples = _dask.n_rows(X)
+        if n_samples < 2:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={X.shape}) while "
+                "a minimum of 2 is required."
+            )
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {n_samples}"
+            )
+        self.n_features_in_ = X.shape[1]
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.n_samples_omitted_ = 0
+        sample_weight = _dask.check_dask_weights(sample_weight, X)
+        random_state = check_random_state(self.random_state)
+        sample, sample_weights = _dask.initial_sample(X, sample_weight, random_state)
+        e_step = _dask.make_e_step(X, sample_weight, self.covariance_type)
+        self._run_em(sample, random_state, sample_weight=sample_weights, e_step=e_step)
+        return X, None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -404,6 +449,8 @@ default='kmeans'
 
     def _validate_X_predict(self, X):
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            return _dask.check_dask_array(X, self.n_features_in_)
         X = validate_data(
             self,
             X,
@@ -411,7 +458,11 @@ default='kmeans'
             dtype=[np.float64, np.float32],
             ensure_all_finite="allow-nan" if self.nan_policy == "marginalize" else True,
         )
-        return _kernel_input(X)
+        return as_kernel_input(X)
+
+    def _lazy(self, X, what):
+        """Lazy per-row results on a Dask array (see ``_dask.lazy_scores``)."""
+        return _dask.lazy_scores(X, self._current_params(), self.covariance_type, what)
 
     def _score(self, X, want_resp):
         """Run the scoring kernel: (log p(x), labels, responsibilities)."""
@@ -451,6 +502,8 @@ default='kmeans'
         (1,)
         """
         X = self._validate_X_predict(X)
+        if _dask.is_dask_array(X):
+            return self._lazy(X, "log_prob").astype(X.dtype)
         return self._score(X, want_resp=False)[0].astype(X.dtype, copy=False)
 
     def score(self, X, y=None, sample_weight=None):
@@ -479,6 +532,8 @@ default='kmeans'
         True
         """
         log_prob = self.score_samples(X)
+        if _dask.is_dask_array(log_prob):
+            return _dask.mean_score(log_prob, sample_weight)
         sample_weight = check_sample_weight(sample_weight, log_prob.shape[0])
         if sample_weight is None:
             return float(np.mean(log_prob))
@@ -507,6 +562,8 @@ default='kmeans'
         True
         """
         X = self._validate_X_predict(X)
+        if _dask.is_dask_array(X):
+            return self._lazy(X, "labels")
         return self._score(X, want_resp=False)[1]
 
     def predict_proba(self, X):
@@ -532,6 +589,8 @@ default='kmeans'
         [1.0, 1.0, 1.0, 1.0]
         """
         X = self._validate_X_predict(X)
+        if _dask.is_dask_array(X):
+            return self._lazy(X, "proba")
         return self._score(X, want_resp=True)[2].astype(X.dtype, copy=False)
 
     def impute(self, X):
@@ -553,7 +612,8 @@ default='kmeans'
         Returns
         -------
         X_imputed : ndarray of shape (n_samples, n_features)
-            A copy of X (same dtype, float32 or float64) without NaN.
+            A copy of X (same dtype, float32 or float64) without NaN; a lazy
+            Dask array for a Dask array.
 
         See Also
         --------
@@ -571,6 +631,9 @@ default='kmeans'
                [-0.9, -1. ]])
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            X = _dask.check_dask_array(X, self.n_features_in_)
+            return _dask.lazy_impute(X, self._current_params(), self.covariance_type)
         X = validate_data(
             self,
             X,
@@ -579,7 +642,7 @@ default='kmeans'
             ensure_all_finite="allow-nan",
         )
         return impute_missing(
-            _kernel_input(X), self._current_params(), self.covariance_type
+            as_kernel_input(X), self._current_params(), self.covariance_type
         )
 
     def sample(self, n_samples=1):
@@ -702,15 +765,6 @@ default='kmeans'
         True
         """
         return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
-
-
-def _kernel_input(X):
-    """A C-contiguous, read-only view of X (a copy only if X is not
-    C-contiguous). Kernels always see read-only arrays, so each compiles once
-    per dtype rather than once more for writeable input."""
-    X = np.ascontiguousarray(X).view()
-    X.flags.writeable = False
-    return X
 
 
 def _n_rows(X) -> int:

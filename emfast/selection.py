@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import check_array
 
-from ._validation import check_sample_weight
-from .mixture import GaussianMixture, _kernel_input
+from ._validation import as_kernel_input, check_sample_weight
+from .mixture import GaussianMixture
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _CRITERIA = ("bic", "aic")
@@ -131,7 +131,7 @@ def select_model(
         if name in params:
             raise TypeError(f"{name!r} is set by the grid; do not pass it in params")
 
-    X = _kernel_input(
+    X = as_kernel_input(
         check_array(X, dtype=[np.float64, np.float32], ensure_min_samples=2)
     )
     weights = check_sample_weight(sample_weight, X.shape[0])
