@@ -63,6 +63,31 @@ class PatternLayout:
     def n_patterns(self) -> int:
         return len(self.n_obs)
 
+    def batch_args(self, params: Params, covariance_type: str):
+        """For each batch, the arguments the pattern kernels share:
+        ``(tasks, obs, n_obs, parameters)`` with tasks = (order, task_lo,
+        task_hi, task_pattern) and parameters = ``pattern_parameters``'s
+        (prec_tri, prec_diag, log_norm, bmat, ccov), for that batch."""
+        for p0, p1, t0, t1 in self.batches:
+            obs, n_obs = self.obs[p0:p1], self.n_obs[p0:p1]
+            prec_tri, prec_diag, log_norm, bmat, ccov = pattern_parameters(
+                params, covariance_type, obs, n_obs
+            )
+            tasks = (
+                self.order,
+                self.task_lo[t0:t1],
+                self.task_hi[t0:t1],
+                self.task_pattern[t0:t1] - p0,
+            )
+            parameters = (
+                prec_tri,
+                prec_diag,
+                np.ascontiguousarray(log_norm),
+                bmat,
+                np.ascontiguousarray(ccov),
+            )
+            yield tasks, obs, n_obs, parameters
+
 
 def pattern_layout(X, n_components) -> PatternLayout:
     """Group the rows of X (with NaN) by missingness pattern.
@@ -224,25 +249,20 @@ def e_step_stats_missing(
     sxx = np.zeros(
         (n_components, n_features if code == _kernels.FULL else 1, n_features)
     )
-    for p0, p1, t0, t1 in layout.batches:
-        prec_tri, prec_diag, log_norm, bmat, ccov = pattern_parameters(
-            params, covariance_type, layout.obs[p0:p1], layout.n_obs[p0:p1]
-        )
+    for tasks, obs, n_obs, parameters in layout.batch_args(params, covariance_type):
+        prec_tri, prec_diag, log_norm, bmat, ccov = parameters
         ll_b, nk_b, sx_b, sxx_b = _kernels.pattern_stats(
             X,
-            layout.order,
-            layout.task_lo[t0:t1],
-            layout.task_hi[t0:t1],
-            layout.task_pattern[t0:t1] - p0,
-            layout.obs[p0:p1],
-            layout.n_obs[p0:p1],
+            *tasks,
+            obs,
+            n_obs,
             means,
             prec_tri,
             prec_diag,
-            np.ascontiguousarray(log_norm),
+            log_norm,
             code,
             bmat,
-            np.ascontiguousarray(ccov),
+            ccov,
             weights,
         )
         ll += ll_b
@@ -300,23 +320,10 @@ def score_missing(X, params: Params, covariance_type: str, want_resp: bool):
     labels = np.empty(n_samples, dtype=np.int64)
     resp = np.empty((n_samples if want_resp else 0, n_components))
     means = np.ascontiguousarray(params.means, dtype=np.float64)
-    for p0, p1, t0, t1 in layout.batches:
-        prec_tri, prec_diag, log_norm, _, _ = pattern_parameters(
-            params, covariance_type, layout.obs[p0:p1], layout.n_obs[p0:p1]
-        )
+    for tasks, _, _, parameters in layout.batch_args(params, covariance_type):
+        prec_tri, prec_diag, log_norm, _, _ = parameters
         _kernels.pattern_score(
-            X,
-            layout.order,
-            layout.task_lo[t0:t1],
-            layout.task_hi[t0:t1],
-            layout.task_pattern[t0:t1] - p0,
-            means,
-            prec_tri,
-            prec_diag,
-            np.ascontiguousarray(log_norm),
-            log_prob,
-            labels,
-            resp,
+            X, *tasks, means, prec_tri, prec_diag, log_norm, log_prob, labels, resp
         )
     return log_prob, labels, resp
 
@@ -340,22 +347,17 @@ def impute_missing(X, params: Params, covariance_type: str):
     filled = rows.copy()
     rows.flags.writeable = False  # kernels see read-only data (one compile)
     layout = pattern_layout(rows, len(weights))
-    for p0, p1, t0, t1 in layout.batches:
-        prec_tri, prec_diag, log_norm, bmat, _ = pattern_parameters(
-            params, covariance_type, layout.obs[p0:p1], layout.n_obs[p0:p1]
-        )
+    for tasks, obs, n_obs, parameters in layout.batch_args(params, covariance_type):
+        prec_tri, prec_diag, log_norm, bmat, _ = parameters
         _kernels.pattern_impute(
             rows,
-            layout.order,
-            layout.task_lo[t0:t1],
-            layout.task_hi[t0:t1],
-            layout.task_pattern[t0:t1] - p0,
-            layout.obs[p0:p1],
-            layout.n_obs[p0:p1],
+            *tasks,
+            obs,
+            n_obs,
             means,
             prec_tri,
             prec_diag,
-            np.ascontiguousarray(log_norm),
+            log_norm,
             bmat,
             filled,
         )
