@@ -30,9 +30,6 @@ from ._validation import as_kernel_input
 # Chunk statistics are summed in groups of this many, in chunk order.
 _FAN_IN = 8
 
-_lock = threading.Lock()
-
-
 def is_dask_array(X) -> bool:
     """Whether X is a ``dask.array.Array`` (without importing Dask)."""
     return type(X).__module__.split(".")[:2] == ["dask", "array"] and hasattr(
@@ -111,23 +108,16 @@ def _kernel_threads():
     """Numba threads for one chunk's kernel: all of them when the chunk runs
     alone in its process (the main thread), one when the scheduler runs
     chunks in several threads (each thread then keeps a core busy). The
-    'workqueue' threading layer cannot run parallel kernels from several
-    threads at once, so there a lock makes them take turns. The number of
-    threads never changes a result."""
-    main = threading.current_thread() is threading.main_thread()
+    kernels themselves take care of threading layers that cannot launch
+    from several threads at once (see ``_jit``). The number of threads never
+    changes a result."""
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
     previous = numba.get_num_threads()
-    if not main:
-        numba.set_num_threads(1)
+    numba.set_num_threads(1)
     try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel region has run in this process yet
-        layer = None
-    try:
-        if not main and layer in (None, "workqueue"):
-            with _lock:
-                yield
-        else:
-            yield
+        yield
     finally:
         numba.set_num_threads(previous)
 

@@ -20,14 +20,15 @@ def test_readme_example_runs(index):
     block = BLOCKS[index]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(block, f"README.md example {index}", "exec"), {})  # noqa: S102
+        code = compile(block, f"README.md example {index}", "exec")
+        exec(code, {"__name__": "__main__"})  # noqa: S102
     printed = " ".join(out.getvalue().split())
     # A print whose comment looks like a value ("# [-0.1  4.9]", "# 3",
     # "# True") must print it; the comments are checked in order.
     position = 0
     for line in block.split("\n"):
         comment = re.match(r"print\(.*\)\s+#\s*(.+)$", line)
-        if comment and re.match(r"[-\[\d]|True|False", comment.group(1)):
+        if comment and re.match(r"[-\[\d(]|True|False", comment.group(1)):
             expected = " ".join(comment.group(1).split())
             found = printed.find(expected, position)
             assert found >= 0, (line, printed)
