@@ -4,6 +4,7 @@ A drop-in replacement for :class:`sklearn.mixture.GaussianMixture` whose EM
 iterations run as fused, block-parallel Numba kernels.
 """
 
+from ._persist import load
 from .impute import GaussianMixtureImputer
 from .mixture import GaussianMixture
 from .selection import ModelSelection, select_model
@@ -13,6 +14,7 @@ __all__ = [
     "GaussianMixtureImputer",
     "ModelSelection",
     "__version__",
+    "load",
     "select_model",
 ]
 __version__ = "0.1.0"

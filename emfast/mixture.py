@@ -645,6 +645,60 @@ default='kmeans'
             as_kernel_input(X), self._current_params(), self.covariance_type
         )
 
+    def save(self, path):
+        """Save the fitted model to one ``.npz`` file, without pickle.
+
+        The file holds plain arrays and the constructor parameters as JSON;
+        :func:`emfast.load` reads it back with ``allow_pickle=False`` and
+        validates it. See :func:`emfast.load` for what is checked.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write. ``'.npz'`` is appended to a path that does not
+            end with it (as :func:`numpy.savez` does); :func:`emfast.load`
+            given the same path finds the file.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The file written.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If ``random_state`` is a ``RandomState`` or ``Generator`` (only
+            None or an int can be saved without pickle: use
+            ``set_params(random_state=...)`` first), or another parameter is
+            not None, bool, int, float, str or (for ``*_init``) a numeric
+            array.
+
+        See Also
+        --------
+        emfast.load : Read the file back.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> import emfast
+        >>> X = np.random.default_rng(0).normal(size=(200, 2))
+        >>> gm = emfast.GaussianMixture(2, random_state=0).fit(X)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     written = gm.save(Path(tmp) / "model")
+        ...     loaded = emfast.load(Path(tmp) / "model")
+        >>> written.name
+        'model.npz'
+        >>> bool(np.array_equal(loaded.predict(X), gm.predict(X)))
+        True
+        """
+        from ._persist import save_model
+
+        return save_model(self, path)
+
     def sample(self, n_samples=1):
         """Generate random samples from the fitted mixture.
 
