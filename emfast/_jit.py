@@ -147,10 +147,28 @@ class ParallelKernel:
         return self._serial
 
     def __call__(self, *args):
-        if _serial_only:
-            return self.serial(*args)
-        layer = _layer()
-        if layer is None or layer == "workqueue":
-            with _launch_lock:
-                return self.parallel(*args)
-        return self.parallel(*args)
+        try:
+            if _serial_only:
+                return self.serial(*args)
+            layer = _layer()
+            if layer is None or layer == "workqueue":
+                with _launch_lock:
+                    return self.parallel(*args)
+            return self.parallel(*args)
+        except SystemError as error:
+            raise_interrupt(error)
+            raise
+
+
+def raise_interrupt(error: BaseException) -> None:
+    """Raise the KeyboardInterrupt behind ``error``, if there is one.
+
+    Ctrl-C while a compiled function runs without the GIL surfaces when its
+    result goes back to Python; CPython then reports ``SystemError(... returned
+    a result with an exception set)`` chained (once or more) to the
+    KeyboardInterrupt."""
+    cause = error
+    while isinstance(cause, SystemError):
+        cause = cause.__cause__
+    if isinstance(cause, KeyboardInterrupt) and cause is not error:
+        raise cause from None

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask, _kernels
 from ._em import fit_em
+from ._jit import raise_interrupt
 from ._missing import fill_with_means, impute_missing, pattern_layout, score_missing
 from ._params import (
     Params,
@@ -211,7 +212,8 @@ default='kmeans'
         ----------
         X : array-like of shape (n_samples, n_features)
             The data, one point per row. float32 input gives float32
-            attributes.
+            attributes. A memory-mapped array is read block by block, a Dask
+            array chunk by chunk (see the README).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -224,6 +226,12 @@ default='kmeans'
         -------
         self : GaussianMixture
             The fitted mixture.
+
+        Notes
+        -----
+        The fit is all or nothing: when it raises, or is interrupted
+        (KeyboardInterrupt), the estimator keeps the attributes it had
+        before the call.
 
         Examples
         --------
@@ -279,7 +287,21 @@ default='kmeans'
 
     def _fit(self, X, sample_weight=None):
         """Validate, run EM, set the fitted attributes. Returns X as the
-        kernels take it and the mask of the rows kept (None when all were)."""
+        kernels take it and the mask of the rows kept (None when all were).
+
+        All or nothing: if anything interrupts the fit (an error, or
+        KeyboardInterrupt from Ctrl-C), the estimator gets back exactly the
+        attributes it had before (its previous fit, or none)."""
+        before = dict(self.__dict__)
+        try:
+            return self._fit_unguarded(X, sample_weight)
+        except BaseException as error:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise_interrupt(error)  # from a serial kernel
+            raise
+
+    def _fit_unguarded(self, X, sample_weight):
         self._validate_params()
         if _dask.is_dask_array(X):
             return self._fit_dask(X, sample_weight)
