@@ -171,9 +171,19 @@ def params_from_stats(stats, centers, covariance_type, reg_covar, dtype, tied_ce
         covariances = scatter / nk[:, None, None]
         covariances[:, np.arange(n_features), np.arange(n_features)] += reg_covar
     elif covariance_type == "tied":
+        # The scatter around the new means, exactly: with b_k = means_k - c
+        # and t_k = sum_i r_ik (x_i - c) = sx_k + nk_raw_k (centers_k - c),
+        # sum_k sum_i r_ik (x_i - means_k)(x_i - means_k)^T
+        #   = total - sum_k (t_k b_k^T + b_k t_k^T - nk_raw_k b_k b_k^T).
+        # (With nk = nk_raw + 10 eps in the means, t_k != nk b_k: the shorter
+        # form total - sum_k nk_k b_k b_k^T is off by about 10 eps |b_k|^2,
+        # much in float32 far from the centre.)
         total = _symmetrize(sxx)[0]
         between = means - tied_center
-        covariances = (total - (nk[:, None] * between).T @ between) / nk.sum()
+        t = sx + nk_raw[:, None] * (centers - tied_center)
+        cross = t.T @ between
+        scatter = total - cross - cross.T + (nk_raw[:, None] * between).T @ between
+        covariances = scatter / nk.sum()
         covariances.flat[:: n_features + 1] += reg_covar
     else:
         sq = sxx[:, 0, :] - 2.0 * sx * shift + nk_raw[:, None] * shift**2
@@ -201,3 +211,15 @@ def n_parameters(covariance_type, n_components, n_features) -> int:
         cov_params = n_components
     mean_params = n_features * n_components
     return int(cov_params + mean_params + n_components - 1)
+
+
+def full_covariances(covariances, covariance_type, n_components, n_features):
+    """Covariances of any type as (n_components, D, D) float64 matrices."""
+    cov = np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "full":
+        return cov
+    if covariance_type == "tied":
+        return np.broadcast_to(cov, (n_components, n_features, n_features)).copy()
+    if covariance_type == "diag":
+        return cov[:, :, None] * np.eye(n_features)
+    return cov[:, None, None] * np.eye(n_features)

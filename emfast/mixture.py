@@ -19,8 +19,10 @@ from ._jit import raise_interrupt
 from ._missing import fill_with_means, impute_missing, pattern_layout, score_missing
 from ._params import (
     Params,
+    covariances_from_cholesky,
     kernel_args,
     n_parameters,
+    precision_error_message,
     precisions_from_cholesky,
 )
 from ._validation import (
@@ -30,6 +32,9 @@ from ._validation import (
     check_sample_weight,
     check_weights,
 )
+
+# score() works through X in chunks of this many rows.
+_SCORE_CHUNK_ROWS = 1 << 20
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -449,11 +454,32 @@ default='kmeans'
             np.asarray(self.precisions_cholesky_, dtype=np.float64),
         )
 
+    def _density_params(self) -> Params:
+        """The parameters for marginal densities and imputation. float32
+        covariances of an ill-conditioned fit may round to a matrix that is
+        not positive definite; the covariances implied by the precision
+        Cholesky factors (the ones complete rows are scored with) always are."""
+        params = self._current_params()
+        if np.asarray(self.covariances_).dtype != np.float32:
+            return params
+        covariances = covariances_from_cholesky(
+            params.precisions_cholesky, self.covariance_type
+        )
+        return Params(
+            params.weights, params.means, covariances, params.precisions_cholesky
+        )
+
     def _set_fitted(self, result, dtype):
         params = result.params
 
         def cast(a):
-            return np.asarray(a, dtype=dtype)
+            with np.errstate(over="ignore"):
+                out = np.asarray(a, dtype=dtype)
+            if not np.all(np.isfinite(out)):
+                # float32 attributes overflow (e.g. precisions of a collapsed
+                # component): as unusable as a failed Cholesky factorisation.
+                raise ValueError(precision_error_message(dtype))
+            return out
 
         self.weights_ = cast(params.weights)
         self.means_ = cast(params.means)
@@ -488,9 +514,11 @@ default='kmeans'
 
     def _score(self, X, want_resp):
         """Run the scoring kernel: (log p(x), labels, responsibilities)."""
-        params = self._current_params()
         if self.nan_policy == "marginalize" and np.isnan(X).any():
-            return score_missing(X, params, self.covariance_type, want_resp)
+            return score_missing(
+                X, self._density_params(), self.covariance_type, want_resp
+            )
+        params = self._current_params()
         means, prec_tri, prec_diag, log_norm = kernel_args(params, self.covariance_type)
         n_samples = X.shape[0]
         log_prob = np.empty(n_samples)
@@ -553,13 +581,29 @@ default='kmeans'
         >>> isinstance(GaussianMixture(1).fit(X).score(X), float)
         True
         """
-        log_prob = self.score_samples(X)
-        if _dask.is_dask_array(log_prob):
+        X = self._validate_X_predict(X)
+        if _dask.is_dask_array(X):
+            log_prob = self._lazy(X, "log_prob").astype(X.dtype)
             return _dask.mean_score(log_prob, sample_weight)
-        sample_weight = check_sample_weight(sample_weight, log_prob.shape[0])
-        if sample_weight is None:
-            return float(np.mean(log_prob))
-        return float(np.average(log_prob, weights=sample_weight))
+        n_samples = X.shape[0]
+        sample_weight = check_sample_weight(sample_weight, n_samples)
+        # Row chunks bound the per-row temporaries (a memory-mapped X stays
+        # out of memory); one chunk gives exactly mean(score_samples(X)).
+        total = 0.0
+        for start in range(0, n_samples, _SCORE_CHUNK_ROWS):
+            rows = slice(start, start + _SCORE_CHUNK_ROWS)
+            log_prob = self._score(X[rows], want_resp=False)[0]
+            log_prob = log_prob.astype(X.dtype, copy=False)
+            if n_samples <= _SCORE_CHUNK_ROWS:
+                if sample_weight is None:
+                    return float(np.mean(log_prob))
+                return float(np.average(log_prob, weights=sample_weight))
+            if sample_weight is None:
+                total += float(np.sum(log_prob, dtype=np.float64))
+            else:
+                total += float(log_prob @ sample_weight[rows])
+        weight = n_samples if sample_weight is None else float(sample_weight.sum())
+        return total / weight
 
     def predict(self, X):
         """Predict the most probable component of each sample.
@@ -655,7 +699,7 @@ default='kmeans'
         check_is_fitted(self)
         if _dask.is_dask_array(X):
             X = _dask.check_dask_array(X, self.n_features_in_)
-            return _dask.lazy_impute(X, self._current_params(), self.covariance_type)
+            return _dask.lazy_impute(X, self._density_params(), self.covariance_type)
         X = validate_data(
             self,
             X,
@@ -664,7 +708,7 @@ default='kmeans'
             ensure_all_finite="allow-nan",
         )
         return impute_missing(
-            as_kernel_input(X), self._current_params(), self.covariance_type
+            as_kernel_input(X), self._density_params(), self.covariance_type
         )
 
     def save(self, path):

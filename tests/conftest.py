@@ -11,6 +11,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -71,3 +72,21 @@ def covariance_type(request):
 def start(covariance_type):
     """``initial_params`` for the ``covariance_type`` under test."""
     return initial_params(covariance_type)
+
+
+# Hypothesis profiles: 'ci' (the default) is bounded and reproducible;
+# '--hypothesis-profile fuzz' hunts with many random examples.
+settings.register_profile(
+    "ci",
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci")
