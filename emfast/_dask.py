@@ -30,6 +30,7 @@ from ._validation import as_kernel_input
 # Chunk statistics are summed in groups of this many, in chunk order.
 _FAN_IN = 8
 
+
 def is_dask_array(X) -> bool:
     """Whether X is a ``dask.array.Array`` (without importing Dask)."""
     return type(X).__module__.split(".")[:2] == ["dask", "array"] and hasattr(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from time import time
 
@@ -23,6 +25,23 @@ from ._params import (
     params_from_stats,
     precision_cholesky_from_precisions,
 )
+
+_OBSERVER: ContextVar[Callable[[int, int, float], None] | None] = ContextVar(
+    "emfast_iteration_observer", default=None
+)
+
+
+@contextmanager
+def observe_iterations(callback: Callable[[int, int, float], None]):
+    """Within this context, every EM iteration of a fit in this thread (or
+    task) calls ``callback(init, n_iter, lower_bound)``: the initialization
+    index (from 0), the iteration (from 1) and its lower bound. For progress
+    reports; the fit itself does not change."""
+    token = _OBSERVER.set(callback)
+    try:
+        yield
+    finally:
+        _OBSERVER.reset(token)
 
 
 @dataclass
@@ -264,7 +283,6 @@ def fit_em(
     warm_lower_bound: float = -np.inf,
     verbose: int = 0,
     verbose_interval: int = 10,
-    on_iteration: Callable[[int, float], None] | None = None,
     sample_weight: np.ndarray | None = None,
     patterns=None,
     e_step: Callable | None = None,
@@ -306,7 +324,6 @@ def fit_em(
             warm_lower_bound=warm_lower_bound,
             verbose=verbose,
             verbose_interval=verbose_interval,
-            on_iteration=on_iteration,
             sample_weight=sample_weight,
             patterns=patterns,
             e_step=e_step,
@@ -331,7 +348,6 @@ def _fit_em(
     warm_lower_bound,
     verbose,
     verbose_interval,
-    on_iteration,
     sample_weight,
     patterns,
     e_step,
@@ -389,8 +405,9 @@ def _fit_em(
             lower_bounds.append(lower_bound)
             change = lower_bound - prev_lower_bound
             printer.iter_end(n_iter, change)
-            if on_iteration is not None:
-                on_iteration(n_iter, lower_bound)
+            observer = _OBSERVER.get()
+            if observer is not None:
+                observer(init, n_iter, lower_bound)
             if abs(change) < tol:
                 converged = True
                 break

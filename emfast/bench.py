@@ -29,12 +29,22 @@ by side, in the same run, on the standard workloads of
   known, filled in by :class:`emfast.GaussianMixtureImputer` and by
   scikit-learn's ``SimpleImputer`` (mean), ``IterativeImputer`` and
   ``KNNImputer``; the RMSE over the missing values and the time of each.
+* **Data larger than memory** (:func:`memmap_rss`, :func:`run_memmap_rss`):
+  the anonymous memory a default fit, and then ``score``, add in a fresh
+  process on a ``.npy`` file opened with ``np.load(path, mmap_mode='r')``,
+  against the file's size. emfast only.
+* **Dask** (:func:`dask_overhead`, :func:`run_dask_overhead`): one emfast
+  iteration on a ``dask.array`` (threaded scheduler, or a ``LocalCluster`` of
+  worker processes) against one in memory, from the same initial parameters.
+  emfast only.
 
 The functions return plain dicts (what ``emfast bench --json`` saves);
 :func:`format_results` and :func:`format_startup` turn them into the tables
 the command prints; :func:`format_end_to_end` that of the end-to-end fits,
-:func:`format_missing_cost` that of the missing values and
-:func:`format_impute_rmse` that of the imputation accuracy.
+:func:`format_missing_cost` that of the missing values,
+:func:`format_impute_rmse` that of the imputation accuracy, and
+:func:`format_memmap_rss` and :func:`format_dask_overhead` those of the scale
+benchmarks.
 """
 
 from __future__ import annotations
@@ -47,13 +57,16 @@ import stat
 import subprocess
 import sys
 import tempfile
+import warnings
+from contextlib import ExitStack, contextmanager
 from statistics import median
 from time import perf_counter
+from typing import NamedTuple
 
 import numpy as np
 
 from ._params import Params, compute_precision_cholesky
-from .workloads import WORKLOADS, make_workload
+from .workloads import WORKLOADS, make_workload, save_blobs
 
 MIB = 2**20
 REG_COVAR = 1e-6
@@ -825,8 +838,6 @@ def _default_fit(cls, X, n_components, covariance_type, seed, **params):
     every other parameter at its default (unless given in ``params``);
     returns the estimator and the wall time of ``fit``. A
     ``ConvergenceWarning`` is silenced (``converged_`` records it)."""
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
 
     gm = cls(n_components, covariance_type=covariance_type, random_state=seed, **params)
@@ -1639,8 +1650,6 @@ def impute_rmse(
     >>> bool(r["methods"]["emfast"]["rmse"] < r["methods"]["mean"]["rmse"])
     True
     """
-    import warnings
-
     from sklearn.exceptions import ConvergenceWarning
 
     def say(message):
@@ -1805,6 +1814,730 @@ def format_impute_rmse(results: dict) -> str:
                 f"| {_fmt(ratio, '.2f')}{'' if ratio is None else '×'} "
                 f"| {t['seconds']:.3f} | {_fmt(t['n_iter'], 'd')} |"
             )
+    lines += ["", f"Total wall time: {results['seconds']:.0f} s"]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Scale: data larger than memory (a memory-mapped file) and Dask arrays
+
+MEMMAP_N_SAMPLES = 24_000_000
+MEMMAP_QUICK_N_SAMPLES = 2_000_000
+# The memory-mapped data have W2's features and true components.
+MEMMAP_WORKLOAD = "W2"
+MEMMAP_MAX_ITER = 10
+# The goal for the anonymous memory a fit adds, as a share of the file.
+MEMMAP_GROWTH_GOAL = 0.25
+# Free disk space asked for on top of the file.
+_DISK_MARGIN = 64 * MIB
+# Rows of the warm-up fit: more than k-means' subsample (50,000 rows), so the
+# warm-up compiles (or loads) every kernel the measured fit runs.
+_MEMMAP_WARM_ROWS = 60_000
+
+# argv: data.npy n_components max_iter warm_rows. Prints JSON.
+_MEMMAP_RSS_SCRIPT = r"""
+import json, sys, threading, time, warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from emfast import GaussianMixture
+
+def rss_anon():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("RssAnon not in /proc/self/status")
+
+class PeakRssAnon:
+    # Samples RssAnon every millisecond from a thread during a with-block
+    # (the kernels release the GIL, so the thread keeps sampling).
+    def __enter__(self):
+        self.peak, self.samples = rss_anon(), 1
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.peak = max(self.peak, rss_anon())
+            self.samples += 1
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_anon())
+
+path = sys.argv[1]
+n_components, max_iter, warm_rows = map(int, sys.argv[2:5])
+warnings.simplefilter("ignore", ConvergenceWarning)
+X = np.load(path, mmap_mode="r")
+# Compile (or load) the kernels and import everything on a slice in memory.
+warm = np.array(X[:warm_rows])
+GaussianMixture(n_components, random_state=0, max_iter=2).fit(warm).score(warm)
+del warm
+baseline = rss_anon()
+with PeakRssAnon() as fit_rss:
+    start = time.perf_counter()
+    gm = GaussianMixture(n_components, random_state=0, max_iter=max_iter).fit(X)
+    fit_seconds = time.perf_counter() - start
+score_start = rss_anon()
+with PeakRssAnon() as score_rss:
+    start = time.perf_counter()
+    score = gm.score(X)
+    score_seconds = time.perf_counter() - start
+print(json.dumps({
+    "baseline": baseline, "fit_peak": fit_rss.peak, "score_start": score_start,
+    "score_peak": score_rss.peak,
+    "fit_rss_samples": fit_rss.samples, "score_rss_samples": score_rss.samples,
+    "fit_seconds": fit_seconds, "n_iter": gm.n_iter_,
+    "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
+    "score_seconds": score_seconds, "score": float(score),
+}))
+"""
+
+
+def memmap_rss(
+    n_samples: int = MEMMAP_N_SAMPLES,
+    n_features: int = WORKLOADS[MEMMAP_WORKLOAD].n_features,
+    n_components: int = WORKLOADS[MEMMAP_WORKLOAD].n_components,
+    *,
+    directory=None,
+    max_iter: int = MEMMAP_MAX_ITER,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """The memory a fit adds on a memory-mapped file, against the file's size.
+
+    Writes float64 blobs (:func:`emfast.workloads.save_blobs`, chunk by
+    chunk: the data are never in memory whole) to a ``.npy`` file in a new
+    temporary directory; then, in a fresh Python process, fits and scores a
+    slice in memory (compilation, lazy imports), opens the file with
+    ``np.load(path, mmap_mode='r')`` and records the anonymous memory
+    (``RssAnon`` in ``/proc/self/status``: the file's pages, which the
+    kernels read block by block, are not anonymous) before, and its peak
+    during, ``GaussianMixture(n_components, random_state=0,
+    max_iter=max_iter).fit(X)`` (default k-means initialization) and then
+    ``score(X)``, sampled every millisecond from a thread. The file is
+    deleted afterwards. Loading the file into memory would add 100 % of its
+    size; the goal is at most :data:`MEMMAP_GROWTH_GOAL`. Linux only.
+
+    Parameters
+    ----------
+    n_samples : int, default=24,000,000
+        Rows of the file (1.4 GiB with the default 8 features).
+    n_features : int, default=8
+        Columns of the file (W2's).
+    n_components : int, default=16
+        True components of the data and components of the fit (W2's).
+    directory : str or path, optional
+        Where to write the file; :func:`tempfile.gettempdir` when None. The
+        free space there is checked first.
+    max_iter : int, default=10
+        EM iterations at most (a cap to keep the run short: every iteration
+        reads the whole file and allocates the same).
+    seed : int, default=0
+        Seed of the data.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result : dict
+        ``n_samples``, ``n_features``, ``n_components``, ``max_iter``,
+        ``seed``, ``directory``; ``file_bytes`` and ``write_seconds``;
+        ``baseline`` (RssAnon with the file open, before the fit, bytes) and
+        ``score_start`` (before the score: what the fit kept); for the fit
+        and the score, ``fit_peak`` / ``score_peak`` (peak RssAnon),
+        ``fit_growth`` / ``score_growth`` (peak minus ``baseline``: what the
+        process holds beyond the open file),
+        ``fit_ratio`` / ``score_ratio`` (growth over ``file_bytes``),
+        ``fit_rss_samples`` / ``score_rss_samples`` (RssAnon readings) and
+        ``fit_seconds`` / ``score_seconds``, ``fit_within`` /
+        ``score_within`` (the ratio at most ``goal``,
+        :data:`MEMMAP_GROWTH_GOAL`); ``n_iter``, ``converged``,
+        ``lower_bound`` and ``score``.
+
+    Examples
+    --------
+    >>> from emfast.bench import memmap_rss
+    >>> r = memmap_rss(200_000, max_iter=2)
+    >>> r["file_bytes"], r["n_iter"] <= 2, r["fit_ratio"] == r["fit_growth"] / r[
+    ...     "file_bytes"]
+    (12800128, True, True)
+    """
+
+    def say(message):
+        if progress is not None:
+            progress(f"memmap: {message}")
+
+    for value, label, minimum in (
+        (n_samples, "n_samples", max(1, n_components)),
+        (n_features, "n_features", 1),
+        (n_components, "n_components", 1),
+        (max_iter, "max_iter", 1),
+    ):
+        if value < minimum:
+            raise ValueError(f"{label} must be at least {minimum}, got {value}")
+    if not os.path.exists("/proc/self/status"):
+        raise OSError("memmap_rss reads RssAnon from /proc/self/status (Linux only)")
+    directory = tempfile.gettempdir() if directory is None else os.fspath(directory)
+    data_bytes = 8 * n_samples * n_features
+    free = shutil.disk_usage(directory).free
+    if free < data_bytes + _DISK_MARGIN:
+        raise OSError(
+            f"memmap_rss writes a {data_bytes / 2**30:.2f} GiB file to "
+            f"{directory}, which has {free / 2**30:.2f} GiB free (64 MiB more "
+            "are kept free); choose another directory (emfast bench "
+            "--memmap-dir) or fewer samples"
+        )
+    result = {
+        "n_samples": n_samples,
+        "n_features": n_features,
+        "n_components": n_components,
+        "max_iter": max_iter,
+        "seed": seed,
+        "directory": directory,
+    }
+    with tempfile.TemporaryDirectory(prefix="emfast-memmap-", dir=directory) as tmp:
+        path = os.path.join(tmp, "X.npy")
+        say(f"writing {n_samples:,} x {n_features} float64 blobs to {path}")
+        start = perf_counter()
+        result["file_bytes"] = save_blobs(
+            path, n_samples, n_features, n_components, seed=seed
+        )
+        result["write_seconds"] = perf_counter() - start
+        say("fit and score in a fresh process")
+        out = _run_python(
+            _MEMMAP_RSS_SCRIPT,
+            path,
+            str(n_components),
+            str(max_iter),
+            str(_MEMMAP_WARM_ROWS),
+        )
+    result.update(json.loads(out))
+    for step in ("fit", "score"):
+        growth = result[f"{step}_peak"] - result["baseline"]
+        result[f"{step}_growth"] = growth
+        result[f"{step}_ratio"] = growth / result["file_bytes"]
+        result[f"{step}_within"] = result[f"{step}_ratio"] <= MEMMAP_GROWTH_GOAL
+    result["goal"] = MEMMAP_GROWTH_GOAL
+    return result
+
+
+def run_memmap_rss(
+    *,
+    quick: bool = False,
+    n_samples: int | None = None,
+    directory=None,
+    max_iter: int = MEMMAP_MAX_ITER,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """:func:`memmap_rss` with the machine's description (``emfast bench
+    --memmap``).
+
+    Parameters
+    ----------
+    quick : bool, default=False
+        :data:`MEMMAP_QUICK_N_SAMPLES` rows (2,000,000: 122 MiB) instead of
+        :data:`MEMMAP_N_SAMPLES` (24,000,000: 1.4 GiB), unless ``n_samples``
+        is given.
+    n_samples : int, optional
+        Rows of the file.
+    directory, max_iter, seed, progress
+        As in :func:`memmap_rss`.
+
+    Returns
+    -------
+    results : dict
+        ``machine`` (:func:`machine_info`), ``settings``, ``memmap`` (the
+        :func:`memmap_rss` result) and ``seconds`` (wall time).
+
+    Examples
+    --------
+    >>> from emfast.bench import run_memmap_rss, format_memmap_rss
+    >>> results = run_memmap_rss(n_samples=200_000, max_iter=2)
+    >>> print(format_memmap_rss(results))  # doctest: +ELLIPSIS
+    Machine: ...
+    | N | D | K | file | step | RssAnon at start | peak RssAnon | growth | ...
+    |--:|...
+    | 200,000 | 8 | 16 | 12 MiB | fit | ...
+    | 200,000 | 8 | 16 | 12 MiB | score | ...
+    ...
+    """
+    start = perf_counter()
+    if n_samples is None:
+        n_samples = MEMMAP_QUICK_N_SAMPLES if quick else MEMMAP_N_SAMPLES
+    result = memmap_rss(
+        n_samples, directory=directory, max_iter=max_iter, seed=seed, progress=progress
+    )
+    return {
+        "machine": machine_info(),
+        "settings": {
+            "quick": quick,
+            "n_samples": n_samples,
+            "max_iter": max_iter,
+            "seed": seed,
+        },
+        "memmap": result,
+        "seconds": perf_counter() - start,
+    }
+
+
+def format_memmap_rss(results: dict) -> str:
+    """A Markdown table of :func:`run_memmap_rss`'s results.
+
+    See :func:`run_memmap_rss` for an example.
+    """
+    m = results["machine"]
+    r = results["memmap"]
+    lines = [
+        (
+            f"Machine: {m['cpu']}, {m['n_cpus']} CPUs ({m['numba_threads']} Numba "
+            f"threads); Python {m['python']}, NumPy {m['numpy']}, Numba "
+            f"{m['numba']}"
+        ),
+        (
+            "Anonymous memory (RssAnon, sampled every ms) of a fresh process "
+            "over X = np.load(path, mmap_mode='r') of a float64 .npy file of "
+            f"blobs (seed {r['seed']}): GaussianMixture({r['n_components']}, "
+            f"random_state=0, max_iter={r['max_iter']}).fit(X), then "
+            "gm.score(X); kernels warmed up first on a slice in memory. Growth: "
+            "peak minus RssAnon before the fit (with the file open), for the "
+            "score too; loading the file would add 100 % of it"
+        ),
+        "",
+        (
+            "| N | D | K | file | step | RssAnon at start | peak RssAnon "
+            "| growth | growth / file | goal | seconds | iterations | readings |"
+        ),
+        "|--:|--:|--:|--:|---|--:|--:|--:|--:|---|--:|--:|--:|",
+    ]
+    starts = {"fit": r["baseline"], "score": r["score_start"]}
+    for step in ("fit", "score"):
+        ratio = r[f"{step}_ratio"]
+        verdict = "within" if r[f"{step}_within"] else "OVER"
+        iterations = (
+            f"{r['n_iter']}{'' if r['converged'] else ' (cap)'}"
+            if step == "fit"
+            else "-"
+        )
+        lines.append(
+            f"| {r['n_samples']:,} | {r['n_features']} | {r['n_components']} "
+            f"| {r['file_bytes'] / MIB:,.0f} MiB | {step} "
+            f"| {starts[step] / MIB:,.1f} MiB | {r[f'{step}_peak'] / MIB:,.1f} MiB "
+            f"| {r[f'{step}_growth'] / MIB:,.1f} MiB | {100 * ratio:.1f} % "
+            f"| {verdict} {100 * r['goal']:g} % | {r[f'{step}_seconds']:.1f} "
+            f"| {iterations} | {r[f'{step}_rss_samples']:,} |"
+        )
+    lines += [
+        "",
+        (
+            f"File written in {r['write_seconds']:.1f} s (then deleted). "
+            f"Total wall time: {results['seconds']:.0f} s"
+        ),
+    ]
+    return "\n".join(lines)
+
+
+DASK_SCHEDULERS = ("threads", "distributed")
+DASK_REPEAT = 5
+# The goal for one iteration on a Dask array, as a multiple of one in memory.
+DASK_RATIO_GOAL = 1.5
+# Default chunking: this many chunks of rows (W2: 125,000 rows each), so the
+# --quick sizes keep the same structure.
+DASK_N_CHUNKS = 8
+# The "distributed" scheduler's LocalCluster: worker processes, one thread each.
+DASK_CLUSTER_WORKERS = 2
+
+
+def dask_chunk_rows(n_samples: int) -> int:
+    """Rows per chunk of :func:`dask_overhead` by default: the rows in
+    :data:`DASK_N_CHUNKS` chunks, rounded up.
+
+    Examples
+    --------
+    >>> from emfast.bench import dask_chunk_rows
+    >>> dask_chunk_rows(1_000_000), dask_chunk_rows(50_001), dask_chunk_rows(3)
+    (125000, 6251, 1)
+    """
+    return max(1, -(-n_samples // DASK_N_CHUNKS))
+
+
+def emfast_dask_iteration(e_step, parameters, covariance_type: str):
+    """One EM iteration of emfast on a Dask array, as ``fit`` runs it: the
+    statistics of every chunk (on the active Dask scheduler), summed, and
+    the M-step on the client.
+
+    Parameters
+    ----------
+    e_step : callable
+        ``emfast._dask.make_e_step(X, None, covariance_type)`` of the Dask
+        array X.
+    parameters : tuple
+        ``(weights, means, covariances, precisions_cholesky)``.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+
+    Returns
+    -------
+    log_likelihood : float
+        Mean log-likelihood of X under ``parameters``.
+    params : emfast._params.Params
+        The updated parameters.
+
+    Examples
+    --------
+    >>> import dask, dask.array as da
+    >>> from emfast._dask import make_e_step
+    >>> from emfast.bench import benchmark_data, emfast_dask_iteration
+    >>> from emfast.bench import emfast_iteration, initial_parameters
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> p = initial_parameters(X, 4, "full")
+    >>> e_step = make_e_step(da.from_array(X, chunks=(300, 2)), None, "full")
+    >>> with dask.config.set(scheduler="sync"):
+    ...     ll, params = emfast_dask_iteration(e_step, p, "full")
+    >>> bool(np.allclose(params.means, emfast_iteration(X, p, "full")[1].means))
+    True
+    """
+    from . import _em
+
+    params = Params(*parameters)
+    log_likelihood, stats, tied_center = e_step(params)
+    new = _em.m_step(
+        stats, params.means, covariance_type, REG_COVAR, np.float64, tied_center
+    )
+    return log_likelihood, new
+
+
+class _Timed(NamedTuple):
+    seconds: list  # of each timed run
+    last: object  # the last run's return value
+
+
+def _alternating_times(functions, repeat: int) -> list[_Timed]:
+    """Run each function once untimed (compilation, caches), then all of them
+    in turn ``repeat`` times, timed: a change in the load of a shared
+    machine then touches them alike."""
+    last = [fn() for fn in functions]
+    seconds = [[] for _ in functions]
+    for _ in range(repeat):
+        for i, fn in enumerate(functions):
+            start = perf_counter()
+            last[i] = fn()
+            seconds[i].append(perf_counter() - start)
+    return [_Timed(s, value) for s, value in zip(seconds, last)]
+
+
+def _check_scheduler(scheduler: str) -> None:
+    if scheduler not in DASK_SCHEDULERS:
+        raise ValueError(
+            f"Unknown scheduler {scheduler!r}; expected one of {DASK_SCHEDULERS}"
+        )
+
+
+@contextmanager
+def _local_cluster(n_workers: int):
+    """A ``dask.distributed`` client of a LocalCluster of ``n_workers``
+    worker processes with one thread each (spawned: the caller's main module
+    must be import-safe)."""
+    import logging
+
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError(
+            "scheduler='distributed' needs dask.distributed: pip install 'emfast[dask]'"
+        ) from exc
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def dask_overhead(
+    name: str = "W2",
+    *,
+    n_samples: int | None = None,
+    chunk_rows: int | None = None,
+    scheduler: str = "threads",
+    repeat: int = DASK_REPEAT,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """What running on a Dask array costs one EM iteration of emfast.
+
+    Times one iteration on a workload's data in memory
+    (:func:`emfast_iteration`) and one on the same data as
+    ``dask.array.from_array(X, chunks=(chunk_rows, n_features))``
+    (:func:`emfast_dask_iteration`: what ``fit`` runs on a Dask array), from
+    the same :func:`initial_parameters` (those of :func:`run_workload`),
+    under one BLAS thread as emfast's ``fit``. Each is run once untimed
+    first (compilation or cache loading; for Dask also the one-off check of
+    the values), then the two in turn, so that a change in the machine's
+    load touches both alike. The resulting means of the two are compared.
+
+    Parameters
+    ----------
+    name : {'W1', 'W2', 'W3', 'W4', 'W5', 'W6'}, default='W2'
+        The workload.
+    n_samples : int, optional
+        Override the workload's number of samples.
+    chunk_rows : int, optional
+        Rows per chunk; by default :func:`dask_chunk_rows`: the rows in
+        :data:`DASK_N_CHUNKS` chunks (W2: 125,000 rows each).
+    scheduler : {'threads', 'distributed'}, default='threads'
+        ``'threads'``: Dask's threaded scheduler in this process (one Numba
+        thread per chunk, chunks in parallel). ``'distributed'``: a
+        ``dask.distributed.LocalCluster`` of :data:`DASK_CLUSTER_WORKERS`
+        worker processes with one thread each, the array persisted on the
+        workers before the timing; the workers are spawned processes, so a
+        script calling this needs an ``if __name__ == "__main__":`` guard.
+    repeat : int, default=5
+        Timed runs of each; the median is reported.
+    seed : int, default=0
+        Seed of the data and of the initial parameters.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result : dict
+        ``workload``, ``n_samples``, ``n_features``, ``n_components``,
+        ``covariance_type``, ``repeat``, ``seed``, ``scheduler``,
+        ``n_workers`` and ``threads_per_worker`` (of the Dask scheduler),
+        ``chunk_rows``, ``n_chunks``; in seconds, ``memory_times`` and
+        ``dask_times`` (every timed iteration) and their medians
+        ``memory_seconds`` and ``dask_seconds``; ``ratio``
+        (``dask_seconds / memory_seconds``) and ``goal``
+        (:data:`DASK_RATIO_GOAL`); ``means_rel_diff`` (largest difference of
+        the two iterations' means over the largest mean, in absolute value)
+        and ``log_likelihood_diff``; ``threading_layer`` (Numba's, in this
+        process).
+
+    Examples
+    --------
+    >>> from emfast.bench import dask_overhead
+    >>> r = dask_overhead("W1", n_samples=4000, repeat=1)
+    >>> r["n_chunks"], r["chunk_rows"], r["means_rel_diff"] < 1e-12
+    (8, 500, True)
+    """
+    _check_scheduler(scheduler)
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    import dask
+    import dask.array as da
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    from ._dask import make_e_step
+
+    def say(message):
+        if progress is not None:
+            progress(f"{name} Dask ({scheduler}): {message}")
+
+    X, w = benchmark_data(name, n_samples, seed=seed)
+    n, d = X.shape
+    k, cov = w.n_components, w.covariance_type
+    if n < k:
+        raise ValueError(f"n_samples must be at least {k} (the number of components)")
+    parameters = initial_parameters(X, k, cov, seed)
+    chunk_rows = min(n, dask_chunk_rows(n) if chunk_rows is None else chunk_rows)
+    dX = da.from_array(X, chunks=(chunk_rows, d))
+    result = {
+        "workload": name,
+        "n_samples": n,
+        "n_features": d,
+        "n_components": k,
+        "covariance_type": cov,
+        "repeat": repeat,
+        "seed": seed,
+        "scheduler": scheduler,
+        "chunk_rows": chunk_rows,
+        "n_chunks": len(dX.chunks[0]),
+    }
+    with ExitStack() as stack:
+        # One BLAS thread, as in emfast's fit (see run_workload).
+        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        if scheduler == "threads":
+            from dask.system import CPU_COUNT
+
+            stack.enter_context(dask.config.set(scheduler="threads"))
+            result["n_workers"] = dask.config.get("num_workers", None) or CPU_COUNT
+        else:
+            from distributed import wait
+
+            say(f"starting a LocalCluster ({DASK_CLUSTER_WORKERS} processes)")
+            client = stack.enter_context(_local_cluster(DASK_CLUSTER_WORKERS))
+            with warnings.catch_warnings():
+                # The data travel to the workers once, here, before the timing.
+                warnings.filterwarnings("ignore", "Sending large graph", UserWarning)
+                dX = client.persist(dX)
+                wait(dX)
+            result["n_workers"] = DASK_CLUSTER_WORKERS
+        result["threads_per_worker"] = 1
+        e_step = make_e_step(dX, None, cov)
+        say(f"in-memory and Dask iterations ({result['n_chunks']} chunks), in turn")
+        in_memory, on_dask = _alternating_times(
+            (
+                lambda: emfast_iteration(X, parameters, cov),
+                lambda: emfast_dask_iteration(e_step, parameters, cov),
+            ),
+            repeat,
+        )
+    result["memory_times"] = in_memory.seconds
+    result["dask_times"] = on_dask.seconds
+    result["memory_seconds"] = median(in_memory.seconds)
+    result["dask_seconds"] = median(on_dask.seconds)
+    (ll_memory, params_memory), (ll_dask, params_dask) = in_memory.last, on_dask.last
+    result["ratio"] = result["dask_seconds"] / result["memory_seconds"]
+    result["goal"] = DASK_RATIO_GOAL
+    result["means_rel_diff"] = float(
+        np.abs(params_dask.means - params_memory.means).max()
+        / np.abs(params_memory.means).max()
+    )
+    result["log_likelihood_diff"] = float(abs(ll_dask - ll_memory))
+    result["memory_log_likelihood"] = float(ll_memory)
+    result["threading_layer"] = numba.threading_layer()
+    return result
+
+
+def run_dask_overhead(
+    workloads=None,
+    *,
+    schedulers=("threads",),
+    quick: bool = False,
+    n_samples: int | None = None,
+    chunk_rows: int | None = None,
+    repeat: int = DASK_REPEAT,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """:func:`dask_overhead` on several workloads and schedulers
+    (``emfast bench --dask``).
+
+    Parameters
+    ----------
+    workloads : list of str, optional
+        Workload names; ``['W2']`` when None.
+    schedulers : sequence of {'threads', 'distributed'}, default=('threads',)
+        The Dask schedulers, each measured on every workload.
+    quick : bool, default=False
+        Reduced sizes (:func:`quick_n_samples`), unless ``n_samples`` is given.
+    n_samples : int, optional
+        Number of samples for every workload (default: full size).
+    chunk_rows, repeat, seed, progress
+        As in :func:`dask_overhead`.
+
+    Returns
+    -------
+    results : dict
+        ``machine`` (:func:`machine_info`), ``settings``, ``dask`` (a list
+        of :func:`dask_overhead` results) and ``seconds`` (wall time).
+
+    Examples
+    --------
+    >>> from emfast.bench import run_dask_overhead, format_dask_overhead
+    >>> results = run_dask_overhead(n_samples=2000, repeat=1)
+    >>> print(format_dask_overhead(results))  # doctest: +ELLIPSIS
+    Machine: ...
+    | workload | N | D | K | covariance | scheduler | chunks | in memory s/iter | ...
+    |---|...
+    | W2 | 2,000 | 8 | 16 | full | threads (... threads) | 8 x 250 | ...
+    ...
+    """
+    start = perf_counter()
+    schedulers = list(schedulers)
+    for scheduler in schedulers:
+        _check_scheduler(scheduler)
+    names = ["W2"] if workloads is None else list(workloads)
+    sizes = _workload_sizes(names, n_samples, quick)
+    results = [
+        dask_overhead(
+            name,
+            n_samples=n,
+            chunk_rows=chunk_rows,
+            scheduler=scheduler,
+            repeat=repeat,
+            seed=seed,
+            progress=progress,
+        )
+        for name, n in sizes
+        for scheduler in schedulers
+    ]
+    return {
+        "machine": machine_info(),
+        "settings": {
+            "quick": quick,
+            "n_samples": n_samples,
+            "schedulers": schedulers,
+            "chunk_rows": chunk_rows,
+            "repeat": repeat,
+            "seed": seed,
+            "reg_covar": REG_COVAR,
+        },
+        "dask": results,
+        "seconds": perf_counter() - start,
+    }
+
+
+def format_dask_overhead(results: dict) -> str:
+    """A Markdown table of :func:`run_dask_overhead`'s results.
+
+    See :func:`run_dask_overhead` for an example.
+    """
+    import dask
+
+    m = results["machine"]
+    s = results["settings"]
+    lines = [
+        (
+            f"Machine: {m['cpu']}, {m['n_cpus']} CPUs ({m['numba_threads']} Numba "
+            f"threads); Python {m['python']}, NumPy {m['numpy']}, Numba "
+            f"{m['numba']}, Dask {dask.__version__}"
+        ),
+        (
+            "One emfast EM iteration from identical initial parameters, median "
+            f"of {s['repeat']}, one BLAS thread: in memory against the same "
+            "data as dask.array.from_array(X, chunks=(rows, D)), as fit runs "
+            "it (statistics per chunk, summed in a fixed tree, M-step on the "
+            "client). threads: Dask's threaded scheduler, one Numba thread per "
+            "chunk; distributed: a LocalCluster of worker processes with one "
+            "thread each, the array persisted on the workers"
+            + (" (--quick sizes)" if s["quick"] and s["n_samples"] is None else "")
+        ),
+        "",
+        (
+            "| workload | N | D | K | covariance | scheduler | chunks "
+            "| in memory s/iter | Dask s/iter | ratio | goal | means rel. diff |"
+        ),
+        "|---|--:|--:|--:|---|---|--:|--:|--:|--:|---|--:|",
+    ]
+    for r in results["dask"]:
+        verdict = "within" if r["ratio"] <= r["goal"] else "OVER"
+        if r["scheduler"] == "threads":
+            where = f"threads ({r['n_workers']} threads)"
+        else:
+            where = f"distributed ({r['n_workers']} processes x 1 thread)"
+        lines.append(
+            f"| {r['workload']} | {r['n_samples']:,} | {r['n_features']} "
+            f"| {r['n_components']} | {r['covariance_type']} | {where} "
+            f"| {r['n_chunks']} x {r['chunk_rows']:,} "
+            f"| {r['memory_seconds']:.4f} | {r['dask_seconds']:.4f} "
+            f"| {r['ratio']:.2f}× | {verdict} {r['goal']:g}× "
+            f"| {r['means_rel_diff']:.1e} |"
+        )
     lines += ["", f"Total wall time: {results['seconds']:.0f} s"]
     return "\n".join(lines)
 

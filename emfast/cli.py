@@ -2,7 +2,9 @@
 model, optionally side by side with scikit-learn; ``emfast bench`` times emfast
 against scikit-learn on the standard workloads (``--missing``: what values
 missing at random cost emfast's iteration; ``--impute``: how close imputed
-values are to the true ones, emfast against sklearn's imputers)."""
+values are to the true ones, emfast against sklearn's imputers; ``--memmap``:
+the memory a fit adds on a memory-mapped file; ``--dask``: emfast's iteration
+on a Dask array against one in memory)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,13 @@ from time import perf_counter
 
 import numpy as np
 
+from . import _commands
+
 _DEMO_WORKLOAD = "W2"
 _SHOWN_COORDS = 4
-# ``bench --missing`` compares two medians; fewer repeats make a noisy ratio.
-_MISSING_MIN_REPEAT = 5
+# ``bench --missing`` and ``--dask`` compare two medians; fewer repeats make a
+# noisy ratio.
+_RATIO_MIN_REPEAT = 5
 
 
 def _int_at_least(minimum: int):
@@ -48,8 +53,15 @@ def _fraction(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line on stderr (exit status 2), no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"emfast: error: {message} (see {self.prog} --help)\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="emfast",
         description="Gaussian mixture models fitted by EM, fast.",
     )
@@ -86,6 +98,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     _add_bench_parser(subparsers)
+    _commands.add_parsers(subparsers)
     return parser
 
 
@@ -100,6 +113,19 @@ def _workload_list(text: str) -> list[str]:
             f"expected comma-separated names from {','.join(WORKLOADS)}, got {text!r}"
         )
     return names
+
+
+def _scheduler_list(text: str) -> list[str]:
+    """argparse type: comma-separated Dask schedulers."""
+    from .bench import DASK_SCHEDULERS
+
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    if not names or any(name not in DASK_SCHEDULERS for name in names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names from {','.join(DASK_SCHEDULERS)}, "
+            f"got {text!r}"
+        )
+    return list(dict.fromkeys(names))
 
 
 def _add_bench_parser(subparsers) -> None:
@@ -128,7 +154,17 @@ def _add_bench_parser(subparsers) -> None:
             "synthetic mixtures whose true values are known, filled in by "
             "emfast's GaussianMixtureImputer and by sklearn's SimpleImputer "
             "(mean), IterativeImputer and KNNImputer: RMSE over the missing "
-            "values and fit + transform time."
+            "values and fit + transform time. With --memmap, measure data "
+            "larger than memory instead: write a float64 .npy file of blobs "
+            "(24,000,000 x 8, 1.4 GiB; --quick: 2,000,000 rows) and, in a "
+            "fresh process, the peak anonymous memory (RssAnon) that a "
+            "default fit (max_iter 10) and then score add on "
+            "np.load(path, mmap_mode='r'), against the file's size (goal: "
+            "at most 25 %). With --dask, time one emfast iteration on the "
+            "data as a Dask array against one in memory, from identical "
+            "initial parameters (workload W2 unless --workloads is given; "
+            "goal: at most 1.5x), on Dask's threaded scheduler or a "
+            "LocalCluster (--dask-scheduler)."
         ),
     )
     bench.add_argument(
@@ -137,8 +173,8 @@ def _add_bench_parser(subparsers) -> None:
         default=None,
         metavar="W1,W2,...",
         help=(
-            "workloads to run (default: all six, W1-W6; with --end-to-end or "
-            "--missing: W2)"
+            "workloads to run (default: all six, W1-W6; with --end-to-end, "
+            "--missing or --dask: W2)"
         ),
     )
     bench.add_argument(
@@ -202,7 +238,7 @@ def _add_bench_parser(subparsers) -> None:
             "emfast iteration with --missing-fraction of the values missing "
             "completely at random (nan_policy='marginalize') against one on "
             "the complete data (default workload W2, full size; --repeat at "
-            f"least {_MISSING_MIN_REPEAT}), and the one-off grouping by "
+            f"least {_RATIO_MIN_REPEAT}), and the one-off grouping by "
             "missingness pattern"
         ),
     )
@@ -217,6 +253,57 @@ def _add_bench_parser(subparsers) -> None:
             "3-D clusters (2,000 points) and W2's blobs (20,000 points; "
             "--quick: 5,000)"
         ),
+    )
+    bench.add_argument(
+        "--memmap",
+        action="store_true",
+        help=(
+            "run only the memory-mapped-file benchmark instead of the "
+            "workloads: peak RssAnon growth of a default "
+            "GaussianMixture(16, max_iter=10).fit(X) and of score(X) on "
+            "np.load(path, mmap_mode='r') of a 24,000,000 x 8 float64 file "
+            "(1.4 GiB; --quick: 2,000,000 rows; --n-samples rows), in a fresh "
+            "process, over the file's size; the file is deleted afterwards"
+        ),
+    )
+    bench.add_argument(
+        "--memmap-dir",
+        default=None,
+        metavar="DIR",
+        help=(
+            "with --memmap: where to write the temporary file (default: the "
+            "system's temporary directory; its free space is checked first)"
+        ),
+    )
+    bench.add_argument(
+        "--dask",
+        action="store_true",
+        help=(
+            "run only the Dask overhead instead of the workloads: one emfast "
+            "iteration on dask.array.from_array(X) against one in memory, "
+            "from identical initial parameters (default workload W2, full "
+            f"size; --repeat at least {_RATIO_MIN_REPEAT}), and the largest "
+            "relative difference of the resulting means"
+        ),
+    )
+    bench.add_argument(
+        "--dask-scheduler",
+        type=_scheduler_list,
+        default=None,
+        metavar="threads,distributed",
+        help=(
+            "with --dask: Dask schedulers to measure, comma-separated "
+            "(default: threads). threads: Dask's threaded scheduler in this "
+            "process; distributed: a LocalCluster of 2 worker processes with "
+            "one thread each, the array persisted on the workers"
+        ),
+    )
+    bench.add_argument(
+        "--chunk-rows",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="with --dask: rows per chunk (default: the rows in 8 chunks)",
     )
     bench.add_argument(
         "--missing-fraction",
@@ -249,11 +336,22 @@ def _bench(args) -> int:
             ("--startup", args.startup),
             ("--missing", args.missing),
             ("--impute", args.impute),
+            ("--memmap", args.memmap),
+            ("--dask", args.dask),
         )
         if given
     ]
     if len(modes) > 1:
         raise ValueError(f"{' and '.join(modes)} are separate runs; give one")
+    for option, value, mode, given in (
+        ("--memmap-dir", args.memmap_dir, "--memmap", args.memmap),
+        ("--dask-scheduler", args.dask_scheduler, "--dask", args.dask),
+        ("--chunk-rows", args.chunk_rows, "--dask", args.dask),
+    ):
+        if value is not None and not given:
+            raise ValueError(f"{option} goes with {mode}")
+    if args.memmap and args.workloads is not None:
+        raise ValueError("--memmap writes its own data (W2's shape); drop --workloads")
     if args.end_to_end and args.no_sklearn:
         raise ValueError("--end-to-end compares with sklearn; drop --no-sklearn")
     if args.impute and args.no_sklearn:
@@ -277,11 +375,32 @@ def _bench(args) -> int:
             quick=args.quick,
             n_samples=args.n_samples,
             fraction=_or(args.missing_fraction, bench.MISSING_FRACTION),
-            repeat=max(args.repeat, _MISSING_MIN_REPEAT),
+            repeat=max(args.repeat, _RATIO_MIN_REPEAT),
             seed=args.seed,
             progress=progress,
         )
         print(bench.format_missing_cost(results))
+    elif args.memmap:
+        results = bench.run_memmap_rss(
+            quick=args.quick,
+            n_samples=args.n_samples,
+            directory=args.memmap_dir,
+            seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_memmap_rss(results))
+    elif args.dask:
+        results = bench.run_dask_overhead(
+            args.workloads,
+            schedulers=_or(args.dask_scheduler, ["threads"]),
+            quick=args.quick,
+            n_samples=args.n_samples,
+            chunk_rows=args.chunk_rows,
+            repeat=max(args.repeat, _RATIO_MIN_REPEAT),
+            seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_dask_overhead(results))
     elif args.impute:
         results = bench.run_impute_rmse(
             quick=args.quick,

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import os
 
+from emfast._dask import make_e_step
 from emfast._missing import pattern_layout
 from emfast.bench import (
+    MEMMAP_N_SAMPLES,
     benchmark_data,
+    dask_chunk_rows,
+    dask_overhead,
+    emfast_dask_iteration,
     emfast_iteration,
     emfast_missing_iteration,
     impute_rmse,
     initial_parameters,
+    memmap_rss,
     missing_cost,
     precisions_from_parameters,
     sklearn_estimator,
@@ -25,13 +31,19 @@ from emfast.bench import (
 from emfast.workloads import WORKLOADS
 
 __all__ = [
+    "MEMMAP_N_SAMPLES",
     "WORKLOAD_NAMES",
     "bench_scale",
     "benchmark_data",
+    "dask_chunk_rows",
+    "dask_overhead",
+    "emfast_dask_iteration",
     "emfast_iteration",
     "emfast_missing_iteration",
     "impute_rmse",
     "initial_parameters",
+    "make_e_step",
+    "memmap_rss",
     "missing_cost",
     "pattern_layout",
     "precisions_from_parameters",

@@ -1,0 +1,223 @@
+"""Reading and writing the data files of the ``emfast`` command: ``.npy``,
+``.csv`` / ``.tsv`` (header detected) and ``.parquet`` (with pyarrow)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+_MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
+DATA_SUFFIXES = (".npy", ".csv", ".tsv", ".txt", ".parquet")
+
+
+def read_data(path) -> tuple[np.ndarray, list[str] | None]:
+    """Read a data file into a 2-D float array, one point per row.
+
+    ``.npy``: memory-mapped (read block by block by the kernels), float32
+    kept, integers and booleans cast to float64. ``.csv``, ``.tsv``, ``.txt``:
+    comma-, tab- or whitespace-separated numbers; a first row with any
+    non-numeric field is the header; empty fields and NA, NaN, null, ? are
+    missing values (NaN). ``.parquet``: every column must be numeric (needs
+    pyarrow). Returns ``(X, column names or None)``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing file, an unknown suffix, a non-numeric value (with its row
+        and column), ragged rows, an empty file, or data that is not 2-D.
+    ImportError
+        A ``.parquet`` file without pyarrow installed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "points.csv"
+    >>> _ = path.write_text("x,y\\n1,2\\n3,\\n")
+    >>> X, names = read_data(path)
+    >>> X.tolist(), names
+    ([[1.0, 2.0], [3.0, nan]], ['x', 'y'])
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a data file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        X, names = _read_npy(path), None
+    elif suffix in (".csv", ".tsv", ".txt"):
+        X, names = _read_text(path, suffix)
+    elif suffix == ".parquet":
+        X, names = _read_parquet(path)
+    else:
+        raise ValueError(
+            f"{path}: unknown data format {suffix or '(no suffix)'}; expected "
+            + ", ".join(DATA_SUFFIXES)
+        )
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D array, got {X.ndim} dimensions")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{path}: no data (shape {X.shape})")
+    return X, names
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a numeric .npy file ({exc})") from None
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: dtype {X.dtype} is not numeric")
+    if X.dtype not in (np.float32, np.float64):
+        X = np.asarray(X, dtype=np.float64)
+    return X
+
+
+def _number(text: str, row: int, column: int, path: Path) -> float:
+    token = text.strip()
+    if token.lower() in _MISSING:
+        return math.nan
+    try:
+        return float(token)
+    except ValueError:
+        raise ValueError(
+            f"{path}: non-numeric value {token!r} in row {row}, column {column}"
+        ) from None
+
+
+def _is_number(text: str) -> bool:
+    token = text.strip()
+    if token.lower() in _MISSING:
+        return True
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_text(path: Path, suffix: str):
+    with open(path, newline="") as f:
+        sample = f.read(65536)
+    if suffix == ".tsv" or ("\t" in sample and "," not in sample):
+        delimiter = "\t"
+    elif suffix == ".txt" and "," not in sample:
+        delimiter = None  # whitespace
+    else:
+        delimiter = ","
+    lines = [line for line in sample.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError(f"{path}: the file is empty")
+    first = lines[0].split(delimiter) if delimiter else lines[0].split()
+    names = None
+    if not all(_is_number(field) for field in first):
+        names = [field.strip() for field in first]
+    # Fast path: plain numbers (NumPy's C parser).
+    try:
+        X = np.loadtxt(
+            path,
+            delimiter=delimiter,
+            skiprows=_leading_lines(path) + (names is not None),
+            ndmin=2,
+        )
+    except ValueError:
+        X = None
+    if X is not None and (names is None or X.shape[1] == len(names)):
+        if X.shape[0] == 0:
+            raise ValueError(f"{path}: a header but no data")
+        return X, names
+    # Slow path: missing values, or an error to locate.
+    with open(path, newline="") as f:
+        if delimiter is None:
+            rows = [line.split() for line in f]
+        else:
+            rows = list(csv.reader(f, delimiter=delimiter))
+    rows = [r for r in rows if r and any(field.strip() for field in r)]
+    if names is not None:
+        rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path}: a header but no data")
+    width = len(rows[0]) if names is None else len(names)
+    X = np.empty((len(rows), width))
+    first_row = 2 if names is not None else 1
+    for i, fields in enumerate(rows):
+        if len(fields) != width:
+            raise ValueError(
+                f"{path}: row {i + first_row} has {len(fields)} fields, "
+                f"expected {width}"
+            )
+        X[i] = [_number(v, i + first_row, j + 1, path) for j, v in enumerate(fields)]
+    return X, names
+
+
+def _leading_lines(path: Path) -> int:
+    """Blank lines before the first line with content."""
+    count = 0
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                break
+            count += 1
+    return count
+
+
+def _read_parquet(path: Path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            f"reading {path} needs pyarrow: pip install pyarrow"
+        ) from None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+        raise ValueError(f"{path}: not a readable parquet file ({exc})") from None
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        values = column.to_numpy(zero_copy_only=False)
+        if values.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{path}: column {name!r} is not numeric (type {column.type})"
+            )
+        columns.append(values.astype(np.float64))
+    if not columns:
+        raise ValueError(f"{path}: no columns")
+    return np.column_stack(columns), list(table.column_names)
+
+
+def write_array(path, values, header: list[str] | None = None) -> None:
+    """Write a 1-D or 2-D array to ``.npy`` or ``.csv`` (by the suffix).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> write_array(path, np.array([0, 1, 1]), header=["label"])
+    >>> path.read_text().split()
+    ['label', '0', '1', '1']
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        np.save(path, values)
+        return
+    if suffix not in (".csv", ".tsv", ".txt"):
+        raise ValueError(
+            f"{path}: unknown output format {suffix or '(no suffix)'}; use .npy or .csv"
+        )
+    delimiter = "\t" if suffix == ".tsv" else ","
+    fmt = "%d" if values.dtype.kind in "iub" else "%.17g"
+    np.savetxt(
+        path,
+        values,
+        fmt=fmt,
+        delimiter=delimiter,
+        header=delimiter.join(header) if header else "",
+        comments="",
+    )
