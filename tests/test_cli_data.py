@@ -204,3 +204,32 @@ def test_parquet_and_tsv_input(tmp_path, data):
     pq.write_table(pa.table({"a": ["x", "y"]}), tmp_path / "words.parquet")
     argv = ["fit", str(tmp_path / "words.parquet"), "-k", "1", "-o", str(model)]
     assert main(argv) == 1
+
+
+class _Terminal:
+    """A stand-in for a terminal's stderr."""
+
+    def __init__(self):
+        self.text = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, data, monkeypatch, capsys):
+    _, npy, _ = data
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["fit", str(npy), "-k", "3", "--n-init", "2", "-o", str(tmp_path / "m.npz")]
+    assert main(argv) == 0
+    shown = "".join(terminal.text)
+    assert "EM" in shown and "init 2" in shown and "log-likelihood" in shown
+    terminal.text.clear()
+    assert main([*argv, "--quiet"]) == 0
+    assert terminal.text == []
