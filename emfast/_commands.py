@@ -21,14 +21,26 @@ _SHOWN_COORDS = 4
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def int_at_least(minimum: int):
+    """argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {value}"
+            )
+        return value
+
+    return parse
+
+
+_positive_int = int_at_least(1)
 
 
 def _non_negative_float(text: str) -> float:
@@ -303,12 +315,12 @@ def _plot(args) -> int:
 
     _figure_class()  # a clear message when matplotlib is missing
     gm = _load_model(args.model)
-    X, _ = read_data(args.data)
+    X, names = read_data(args.data)
     if X.shape[1] != gm.n_features_in_:
         raise ValueError(
             f"{args.data} has {X.shape[1]} features but the model was fitted "
             f"on {gm.n_features_in_} features"
         )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    plot_fit(gm, X, args.output, max_points=args.max_points)
+    plot_fit(gm, X, args.output, max_points=args.max_points, feature_names=names)
     return 0

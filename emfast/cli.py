@@ -15,31 +15,13 @@ from time import perf_counter
 import numpy as np
 
 from . import _commands
+from ._commands import int_at_least as _int_at_least
 
 _DEMO_WORKLOAD = "W2"
 _SHOWN_COORDS = 4
 # ``bench --missing`` and ``--dask`` compare two medians; fewer repeats make a
 # noisy ratio.
 _RATIO_MIN_REPEAT = 5
-
-
-def _int_at_least(minimum: int):
-    """argparse type: an integer no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer, got {text!r}"
-            ) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"expected an integer >= {minimum}, got {value}"
-            )
-        return value
-
-    return parse
 
 
 def _fraction(text: str) -> float:

@@ -57,7 +57,9 @@ def _ellipse_path(mean, cov, scale, n=100):
     )
 
 
-def plot_mixture(gm, X, ax=None, *, max_points=20_000, random_state=0):
+def plot_mixture(
+    gm, X, ax=None, *, max_points=20_000, random_state=0, feature_names=None
+):
     """Draw the data with the fitted components.
 
     One feature: a histogram of X with each component's weighted density and
@@ -79,6 +81,9 @@ def plot_mixture(gm, X, ax=None, *, max_points=20_000, random_state=0):
         At most this many points (a random subset) are drawn.
     random_state : int, default=0
         Seed of the subset.
+    feature_names : list of str, default=None
+        Names for the axes (one or two features); ``gm.feature_names_in_``
+        when the model has them, else "feature 0", "feature 1".
 
     Returns
     -------
@@ -103,12 +108,17 @@ def plot_mixture(gm, X, ax=None, *, max_points=20_000, random_state=0):
     )
     means = np.asarray(gm.means_, dtype=np.float64)
     weights = np.asarray(gm.weights_, dtype=np.float64)
+    if feature_names is None:
+        feature_names = getattr(gm, "feature_names_in_", None)
+    if feature_names is None:
+        feature_names = [f"feature {j}" for j in range(n_features)]
     if n_features == 1:
         _plot_1d(ax, X[:, 0], weights, means[:, 0], covs[:, 0, 0])
+        ax.set_xlabel(str(feature_names[0]))
         return ax
     labels = gm.predict(X)
     if n_features == 2:
-        points, xlabel, ylabel = X, "feature 0", "feature 1"
+        points, xlabel, ylabel = X, str(feature_names[0]), str(feature_names[1])
     else:
         # First two principal axes of the (subset of the) data.
         center = X.mean(axis=0)
@@ -174,7 +184,6 @@ def _plot_1d(ax, x, weights, means, variances):
         )
     ax.plot(grid, total, color="black", linewidth=1.5, label="mixture")
     ax.set_title(f"{len(weights)} components: weighted densities", fontsize=9)
-    ax.set_xlabel("x")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
 
@@ -219,7 +228,7 @@ def plot_lower_bounds(gm, ax=None):
     return ax
 
 
-def plot_fit(gm, X, path=None, *, max_points=20_000):
+def plot_fit(gm, X, path=None, *, max_points=20_000, feature_names=None):
     """A figure of :func:`plot_mixture` and :func:`plot_lower_bounds` side by
     side, saved to ``path`` when given (the format from its suffix, e.g.
     ``.png``, ``.pdf``, ``.svg``).
@@ -234,6 +243,8 @@ def plot_fit(gm, X, path=None, *, max_points=20_000):
         Where to save the figure.
     max_points : int, default=20000
         At most this many points are drawn.
+    feature_names : list of str, default=None
+        Names for the axes, as in :func:`plot_mixture`.
 
     Returns
     -------
@@ -252,7 +263,7 @@ def plot_fit(gm, X, path=None, *, max_points=20_000):
     """
     fig = _figure_class()(figsize=(11, 4.5), layout="constrained")
     data_ax, bound_ax = fig.subplots(1, 2, width_ratios=(3, 2))
-    plot_mixture(gm, X, data_ax, max_points=max_points)
+    plot_mixture(gm, X, data_ax, max_points=max_points, feature_names=feature_names)
     plot_lower_bounds(gm, bound_ax)
     if path is not None:
         fig.savefig(path, dpi=110)
