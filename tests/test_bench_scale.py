@@ -101,7 +101,7 @@ def test_memmap_rss_checks(monkeypatch, tmp_path):
     class Usage:
         free = 2**30
 
-    monkeypatch.setattr("emfast.bench.shutil.disk_usage", lambda path: Usage)
+    monkeypatch.setattr("emfast.bench._scale.shutil.disk_usage", lambda path: Usage)
     with pytest.raises(OSError, match=r"1\.43 GiB file to .*1\.00 GiB free"):
         memmap_rss(directory=tmp_path)
     assert os.listdir(tmp_path) == []
@@ -109,7 +109,7 @@ def test_memmap_rss_checks(monkeypatch, tmp_path):
 
 def test_format_memmap_rss(memmap_case, monkeypatch):
     _, r = memmap_case
-    monkeypatch.setattr("emfast.bench.memmap_rss", lambda *a, **k: r)
+    monkeypatch.setattr("emfast.bench._scale.memmap_rss", lambda *a, **k: r)
     results = run_memmap_rss(quick=True, max_iter=2)
     assert results["settings"]["n_samples"] == 2_000_000  # --quick's size
     table = format_memmap_rss(results)
@@ -197,7 +197,7 @@ def test_cli_memmap_json(memmap_case, monkeypatch, tmp_path, capsys):
         calls.append((n_samples, kwargs))
         return r
 
-    monkeypatch.setattr("emfast.bench.memmap_rss", record)
+    monkeypatch.setattr("emfast.bench._scale.memmap_rss", record)
     path = tmp_path / "memmap.json"
     argv = ["bench", "--memmap", "--memmap-dir", str(tmp_path), "--seed", "3"]
     assert main([*argv, "--json", str(path)]) == 0

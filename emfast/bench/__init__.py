@@ -1,0 +1,211 @@
+"""Benchmarks of emfast against scikit-learn: the ``emfast bench`` command.
+
+Everything here measures emfast and ``sklearn.mixture.GaussianMixture`` side
+by side, in the same run, on the standard workloads of
+:mod:`emfast.workloads`:
+
+* **One EM iteration** (E-step + M-step) from identical initial parameters:
+  emfast's fused statistics pass (:func:`emfast._em.e_step_stats`) plus its
+  M-step (:func:`emfast._em.m_step`), under one BLAS thread as in emfast's
+  ``fit``; sklearn's ``_e_step`` plus ``_m_step`` after ``_set_parameters``.
+  The median over repeats is reported, with the ratio.
+* **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`), against
+  this machine's float64 matrix-multiply rate (:func:`matmul_gflops`).
+* **Peak memory** of a fit in a fresh process (:func:`fit_peak_rss`).
+* **Start-up** (:func:`import_overhead`, :func:`first_fit_overhead`,
+  :func:`readonly_cache_check`): import time, and the first fit in a fresh
+  process with the compile cache warm, cold, and in a read-only package.
+* **End to end** (:func:`end_to_end`, :func:`run_end_to_end`): default fits
+  (k-means initialization, default ``tol``) of both libraries on the same
+  data, for one or more seeds: wall time of ``fit`` (emfast's compile left
+  out), iterations, and the final log-likelihood from each ``score(X)``.
+* **Missing values** (:func:`missing_cost`, :func:`run_missing_cost`): one
+  emfast iteration with a fraction of the values missing completely at
+  random (``nan_policy='marginalize'``) against one on the complete data,
+  from the same initial parameters; and the one-off grouping of the rows by
+  missingness pattern. emfast only: sklearn does not fit data with NaN.
+* **Imputation accuracy** (:func:`impute_rmse`, :func:`run_impute_rmse`):
+  values set missing completely at random in data whose true values are
+  known, filled in by :class:`emfast.GaussianMixtureImputer` and by
+  scikit-learn's ``SimpleImputer`` (mean), ``IterativeImputer`` and
+  ``KNNImputer``; the RMSE over the missing values and the time of each.
+* **Data larger than memory** (:func:`memmap_rss`, :func:`run_memmap_rss`):
+  the anonymous memory a default fit, and then ``score``, add in a fresh
+  process on a ``.npy`` file opened with ``np.load(path, mmap_mode='r')``,
+  against the file's size. emfast only.
+* **Dask** (:func:`dask_overhead`, :func:`run_dask_overhead`): one emfast
+  iteration on a ``dask.array`` (threaded scheduler, or a ``LocalCluster`` of
+  worker processes) against one in memory, from the same initial parameters.
+  emfast only.
+
+The functions return plain dicts (what ``emfast bench --json`` saves);
+:func:`format_results` and :func:`format_startup` turn them into the tables
+the command prints; :func:`format_end_to_end` that of the end-to-end fits,
+:func:`format_missing_cost` that of the missing values,
+:func:`format_impute_rmse` that of the imputation accuracy, and
+:func:`format_memmap_rss` and :func:`format_dask_overhead` those of the scale
+benchmarks.
+
+Everything public is imported from here. The code lives in private modules,
+one a benchmark: ``_iteration`` (one iteration, GFLOP/s, peak memory),
+``_end_to_end``, ``_missing``, ``_imputation``, ``_scale`` (memory-mapped
+file and Dask) and ``_startup``; on top of ``_common`` (machine, data,
+initial parameters, timing, fresh processes, the record a ``run_*`` returns)
+and ``_format`` (the machine line, Markdown tables and cells of the reports).
+"""
+
+from __future__ import annotations
+
+from ._common import (
+    MIB,
+    QUICK_DIVISOR,
+    QUICK_DIVISORS,
+    REG_COVAR,
+    benchmark_data,
+    emfast_iteration,
+    initial_parameters,
+    machine_info,
+    precisions_from_parameters,
+    quick_n_samples,
+)
+from ._end_to_end import (
+    E2E_LOGLIK_RTOL,
+    E2E_WARMUP_POINTS_PER_COMPONENT,
+    end_to_end,
+    format_end_to_end,
+    run_end_to_end,
+)
+from ._imputation import (
+    IMPUTE_DATASETS,
+    IMPUTE_FRACTION,
+    IMPUTE_ITERATIVE_MAX_ITER,
+    IMPUTE_METHOD_LABELS,
+    IMPUTE_METHODS,
+    IMPUTE_QUICK_N_SAMPLES,
+    format_impute_rmse,
+    impute_data,
+    impute_rmse,
+    run_impute_rmse,
+    two_clusters,
+)
+from ._iteration import (
+    fit_peak_rss,
+    format_results,
+    iteration_flops,
+    matmul_gflops,
+    run,
+    run_workload,
+    sklearn_estimator,
+    sklearn_iteration,
+)
+from ._missing import (
+    MISSING_FRACTION,
+    MISSING_RATIO_GOAL,
+    MISSING_REPEAT,
+    emfast_missing_iteration,
+    format_missing_cost,
+    missing_cost,
+    missing_mask,
+    run_missing_cost,
+    with_missing,
+)
+from ._scale import (
+    DASK_CLUSTER_WORKERS,
+    DASK_N_CHUNKS,
+    DASK_RATIO_GOAL,
+    DASK_REPEAT,
+    DASK_SCHEDULERS,
+    MEMMAP_GROWTH_GOAL,
+    MEMMAP_MAX_ITER,
+    MEMMAP_N_SAMPLES,
+    MEMMAP_QUICK_N_SAMPLES,
+    MEMMAP_WORKLOAD,
+    dask_chunk_rows,
+    dask_overhead,
+    emfast_dask_iteration,
+    format_dask_overhead,
+    format_memmap_rss,
+    memmap_rss,
+    run_dask_overhead,
+    run_memmap_rss,
+)
+from ._startup import (
+    STARTUP_N_SAMPLES,
+    STARTUP_WORKLOAD,
+    first_fit_overhead,
+    format_startup,
+    import_overhead,
+    readonly_cache_check,
+    startup,
+)
+
+__all__ = [
+    "DASK_CLUSTER_WORKERS",
+    "DASK_N_CHUNKS",
+    "DASK_RATIO_GOAL",
+    "DASK_REPEAT",
+    "DASK_SCHEDULERS",
+    "E2E_LOGLIK_RTOL",
+    "E2E_WARMUP_POINTS_PER_COMPONENT",
+    "IMPUTE_DATASETS",
+    "IMPUTE_FRACTION",
+    "IMPUTE_ITERATIVE_MAX_ITER",
+    "IMPUTE_METHODS",
+    "IMPUTE_METHOD_LABELS",
+    "IMPUTE_QUICK_N_SAMPLES",
+    "MEMMAP_GROWTH_GOAL",
+    "MEMMAP_MAX_ITER",
+    "MEMMAP_N_SAMPLES",
+    "MEMMAP_QUICK_N_SAMPLES",
+    "MEMMAP_WORKLOAD",
+    "MIB",
+    "MISSING_FRACTION",
+    "MISSING_RATIO_GOAL",
+    "MISSING_REPEAT",
+    "QUICK_DIVISOR",
+    "QUICK_DIVISORS",
+    "REG_COVAR",
+    "STARTUP_N_SAMPLES",
+    "STARTUP_WORKLOAD",
+    "benchmark_data",
+    "dask_chunk_rows",
+    "dask_overhead",
+    "emfast_dask_iteration",
+    "emfast_iteration",
+    "emfast_missing_iteration",
+    "end_to_end",
+    "first_fit_overhead",
+    "fit_peak_rss",
+    "format_dask_overhead",
+    "format_end_to_end",
+    "format_impute_rmse",
+    "format_memmap_rss",
+    "format_missing_cost",
+    "format_results",
+    "format_startup",
+    "import_overhead",
+    "impute_data",
+    "impute_rmse",
+    "initial_parameters",
+    "iteration_flops",
+    "machine_info",
+    "matmul_gflops",
+    "memmap_rss",
+    "missing_cost",
+    "missing_mask",
+    "precisions_from_parameters",
+    "quick_n_samples",
+    "readonly_cache_check",
+    "run",
+    "run_dask_overhead",
+    "run_end_to_end",
+    "run_impute_rmse",
+    "run_memmap_rss",
+    "run_missing_cost",
+    "run_workload",
+    "sklearn_estimator",
+    "sklearn_iteration",
+    "startup",
+    "two_clusters",
+    "with_missing",
+]

@@ -1,0 +1,533 @@
+"""One EM iteration of emfast and of scikit-learn side by side on the
+standard workloads (``emfast bench``): seconds, GFLOP/s, and the peak memory
+of a fit in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from statistics import median
+from time import perf_counter
+
+import numpy as np
+
+from ..workloads import WORKLOADS
+from ._common import (
+    MIB,
+    PROC_STATUS_FUNCTION,
+    REG_COVAR,
+    alternating_times,
+    emfast_iteration,
+    initial_parameters,
+    machine_info,
+    means_rel_diff,
+    median_seconds,
+    one_blas_thread,
+    reporter,
+    run_python,
+    run_record,
+    workload_case,
+    workload_sizes,
+)
+from ._format import (
+    WORKLOAD_ALIGN,
+    WORKLOAD_COLUMNS,
+    cpus,
+    fmt,
+    paragraphs,
+    quick_note,
+    table,
+    verdict,
+    versions,
+    wall_time,
+    workload_cells,
+)
+
+# ---------------------------------------------------------------------------
+# Machine and flop counts
+
+
+def matmul_gflops(n: int = 2000, repeat: int = 3) -> float:
+    """The machine's float64 matrix-multiply rate, in GFLOP/s.
+
+    Times ``np.dot`` of two random ``n`` x ``n`` float64 matrices (with
+    BLAS's default number of threads) and counts ``2 n**3`` flops; the best of
+    ``repeat`` runs after one warm-up is reported.
+
+    Parameters
+    ----------
+    n : int, default=2000
+        Size of the square matrices.
+    repeat : int, default=3
+        Number of timed products.
+
+    Returns
+    -------
+    gflops : float
+        Billions of floating-point operations per second.
+
+    Examples
+    --------
+    >>> from emfast.bench import matmul_gflops
+    >>> matmul_gflops(n=200, repeat=2) > 0
+    True
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n))
+    b = rng.standard_normal((n, n))
+    np.dot(a, b)
+    best = np.inf
+    for _ in range(repeat):
+        start = perf_counter()
+        np.dot(a, b)
+        best = min(best, perf_counter() - start)
+    return 2.0 * n**3 / best / 1e9
+
+
+def iteration_flops(
+    n_samples: int, n_features: int, n_components: int, covariance_type: str
+) -> float:
+    """Approximate floating-point operations of one EM iteration.
+
+    A multiply-add counts as 2 flops. Per point and component, with
+    ``D = n_features``:
+
+    * ``'full'``: whitening by the triangular precision Cholesky factor
+      (D(D+1)/2 multiply-adds), the squared norm (D), the weighted sum (D),
+      the lower triangle of the weighted second moments (D(D+1)/2), and about
+      10 for exp, log-sum-exp and the responsibility: in all
+      ``2 N K (D**2 + 3 D + 10)``.
+    * ``'tied'``: the same E-step, but the second moments once per point:
+      ``2 N (K (D**2 / 2 + 3 D + 10) + D**2 / 2)``.
+    * ``'diag'`` and ``'spherical'``: scaled difference, squared norm,
+      weighted sum and weighted squares (D each), plus 10:
+      ``2 N K (4 D + 10)``.
+
+    The M-step (O(K D**3)) and the centring subtractions are left out.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_components : int
+        N, D and K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+
+    Returns
+    -------
+    flops : float
+        The operation count.
+
+    Examples
+    --------
+    >>> from emfast.bench import iteration_flops
+    >>> iteration_flops(1_000_000, 8, 16, "full") / 1e9  # W2: GFLOP
+    3.136
+    """
+    n, d, k = float(n_samples), float(n_features), float(n_components)
+    if covariance_type == "full":
+        return 2.0 * n * k * (d * d + 3.0 * d + 10.0)
+    if covariance_type == "tied":
+        return 2.0 * n * (k * (d * d / 2.0 + 3.0 * d + 10.0) + d * d / 2.0)
+    if covariance_type in ("diag", "spherical"):
+        return 2.0 * n * k * (4.0 * d + 10.0)
+    raise ValueError(f"Unknown covariance_type {covariance_type!r}")
+
+
+# ---------------------------------------------------------------------------
+# One iteration of sklearn
+
+
+def sklearn_estimator(parameters, covariance_type: str):
+    """A ``sklearn.mixture.GaussianMixture`` holding ``parameters`` (copies),
+    ready for :func:`sklearn_iteration`.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, initial_parameters
+    >>> from emfast.bench import sklearn_estimator, sklearn_iteration
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> sk = sklearn_estimator(initial_parameters(X, 4, "full"), "full")
+    >>> ll = sklearn_iteration(sk, X)
+    >>> sk.means_.shape
+    (4, 2)
+    """
+    from sklearn.mixture import GaussianMixture
+
+    sk = GaussianMixture(
+        len(parameters[0]), covariance_type=covariance_type, reg_covar=REG_COVAR
+    )
+    sk._set_parameters(tuple(np.array(p, copy=True) for p in parameters))
+    return sk
+
+
+def sklearn_iteration(sk, X) -> float:
+    """One E-step and M-step of sklearn's EM loop; updates ``sk`` in place and
+    returns the E-step's mean log-likelihood (see :func:`sklearn_estimator`)."""
+    log_likelihood, log_resp = sk._e_step(X)
+    sk._m_step(X, log_resp)
+    return float(log_likelihood)
+
+
+# ---------------------------------------------------------------------------
+# Peak memory of a fit in a fresh process
+
+# argv: data.npy library n_components covariance_type max_iter
+_PEAK_RSS_SCRIPT = (
+    PROC_STATUS_FUNCTION
+    + r"""
+import json, sys, warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+path, library, n_components, covariance_type, max_iter = sys.argv[1:6]
+n_components, max_iter = int(n_components), int(max_iter)
+if library == "emfast":
+    from emfast import GaussianMixture
+else:
+    from sklearn.mixture import GaussianMixture
+
+def make(max_iter):
+    return GaussianMixture(n_components, covariance_type=covariance_type,
+                           max_iter=max_iter, random_state=0)
+
+# Compile (emfast) or import lazily loaded modules (both) on a small slice.
+header = np.load(path, mmap_mode="r")
+warm = np.array(header[: 50 * n_components])
+del header
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    make(2).fit(warm)
+del warm
+baseline = status("VmRSS")
+try:
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    reset = True
+except OSError:
+    reset = False
+X = np.load(path)
+after_load = status("VmRSS")
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    gm = make(max_iter).fit(X)
+print(json.dumps({
+    "baseline": baseline, "after_load": after_load, "peak": status("VmHWM"),
+    "peak_reset": reset, "data_bytes": X.nbytes, "n_iter": gm.n_iter_,
+    "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
+}))
+"""
+)
+
+
+def fit_peak_rss(
+    X, n_components: int, covariance_type: str, library: str = "emfast", max_iter=100
+) -> dict:
+    """Peak memory of a ``GaussianMixture`` fit in a fresh process.
+
+    The data go to a temporary ``.npy`` file; a fresh Python process imports
+    the library, fits a small slice (compilation, lazy imports), records its
+    RSS (the baseline), resets the peak RSS (``/proc/self/clear_refs``),
+    ``np.load``-s the data and fits ``GaussianMixture(n_components,
+    covariance_type=..., max_iter=max_iter, random_state=0)`` with the default
+    k-means initialization. Linux only (``/proc/self/status``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The data.
+    n_components : int
+        Number of components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+    library : {'emfast', 'sklearn'}, default='emfast'
+        Whose ``GaussianMixture`` to fit.
+    max_iter : int, default=100
+        EM iterations at most.
+
+    Returns
+    -------
+    result : dict
+        ``increase`` (peak RSS over the baseline, data included, bytes),
+        ``limit`` (data + 10 % + 64 MiB), ``within`` (bool), and the raw
+        ``baseline``, ``after_load``, ``peak`` (VmHWM), ``peak_reset``
+        (whether VmHWM could be reset: if not, ``peak`` may include the
+        warm-up), ``data_bytes``, ``n_iter``, ``converged``, ``lower_bound``.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, fit_peak_rss
+    >>> X, w = benchmark_data("W1", n_samples=5000)
+    >>> m = fit_peak_rss(X, 4, "full")
+    >>> m["within"], m["data_bytes"]
+    (True, 80000)
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.npy")
+        np.save(path, X)
+        out = run_python(
+            _PEAK_RSS_SCRIPT,
+            path,
+            library,
+            str(n_components),
+            covariance_type,
+            str(max_iter),
+        )
+    result = json.loads(out)
+    result["increase"] = result["peak"] - result["baseline"]
+    result["limit"] = 1.1 * result["data_bytes"] + 64 * MIB
+    result["within"] = result["increase"] <= result["limit"]
+    return result
+
+
+# ---------------------------------------------------------------------------
+# One workload, side by side
+
+
+def run_workload(
+    name: str,
+    *,
+    n_samples: int | None = None,
+    repeat: int = 3,
+    sklearn: bool = True,
+    memory: bool = True,
+    matmul: float | None = None,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """Benchmark one workload: emfast and sklearn side by side.
+
+    Parameters
+    ----------
+    name : {'W1', 'W2', 'W3', 'W4', 'W5', 'W6'}
+        The workload.
+    n_samples : int, optional
+        Override the workload's number of samples.
+    repeat : int, default=3
+        Timed iterations per library; the median is reported.
+    sklearn : bool, default=True
+        Also time (and, with ``memory``, measure) scikit-learn.
+    memory : bool, default=True
+        Measure the peak RSS of fits in fresh processes
+        (:func:`fit_peak_rss`): emfast's default fit, and sklearn's fit with
+        ``max_iter=1`` (its k-means and one iteration reach its peak, which
+        every further iteration repeats).
+    matmul : float, optional
+        The machine's matrix-multiply GFLOP/s (:func:`matmul_gflops`), to
+        report emfast's rate as a fraction of it.
+    seed : int, default=0
+        Seed of the data and of the initial parameters.
+    progress : callable, optional
+        Called with a short message before each step.
+
+    Returns
+    -------
+    result : dict
+        Sizes; ``emfast_seconds`` and ``sklearn_seconds`` per iteration
+        (median), ``speedup``; ``emfast_gflops``, ``flops`` and
+        ``matmul_fraction``; ``means_rel_diff`` and ``log_likelihood_diff``
+        (the two libraries after the same iteration); ``emfast_memory`` and
+        ``sklearn_memory`` (:func:`fit_peak_rss` results) when measured.
+
+    Examples
+    --------
+    >>> from emfast.bench import run_workload
+    >>> r = run_workload("W1", n_samples=2000, repeat=1, memory=False)
+    >>> r["n_samples"], r["means_rel_diff"] < 1e-10
+    (2000, True)
+    """
+    say = reporter(progress, name)
+    X, w, result = workload_case(name, n_samples, seed)
+    k, cov = w.n_components, w.covariance_type
+    parameters = initial_parameters(X, k, cov, seed)
+    result["data_bytes"] = X.nbytes
+    result["repeat"] = repeat
+    result["flops"] = iteration_flops(*X.shape, k, cov)
+
+    say("emfast iteration")
+    with one_blas_thread():
+        (ours,) = alternating_times(
+            [lambda: emfast_iteration(X, parameters, cov)], repeat
+        )
+    ll_emfast, params_emfast = ours.last
+    t_emfast = result["emfast_seconds"] = median(ours.seconds)
+    result["emfast_gflops"] = result["flops"] / t_emfast / 1e9
+    result["matmul_gflops"] = matmul
+    result["matmul_fraction"] = (
+        None if matmul is None else result["emfast_gflops"] / matmul
+    )
+
+    if sklearn:
+        say("sklearn iteration")
+        estimators = []
+
+        def new_estimator():
+            estimators.append(sklearn_estimator(parameters, cov))
+            return estimators[-1]
+
+        lls = []
+        t_sklearn = median_seconds(
+            lambda sk: lls.append(sklearn_iteration(sk, X)), repeat, new_estimator
+        )
+        sk = estimators[-1]
+        result["sklearn_seconds"] = t_sklearn
+        result["speedup"] = t_sklearn / t_emfast
+        result["means_rel_diff"] = means_rel_diff(params_emfast.means, sk.means_)
+        result["log_likelihood_diff"] = float(abs(ll_emfast - lls[-1]))
+    else:
+        result["sklearn_seconds"] = result["speedup"] = None
+        result["means_rel_diff"] = result["log_likelihood_diff"] = None
+
+    result["emfast_memory"] = result["sklearn_memory"] = None
+    if memory:
+        say("emfast fit peak memory (fresh process)")
+        result["emfast_memory"] = fit_peak_rss(X, k, cov, "emfast")
+        if sklearn:
+            say("sklearn fit peak memory (fresh process, max_iter=1)")
+            result["sklearn_memory"] = fit_peak_rss(X, k, cov, "sklearn", max_iter=1)
+    return result
+
+
+def run(
+    workloads=None,
+    *,
+    quick: bool = False,
+    n_samples: int | None = None,
+    repeat: int = 3,
+    sklearn: bool = True,
+    memory: bool = True,
+    seed: int = 0,
+    matmul_size: int = 2000,
+    progress=None,
+) -> dict:
+    """Benchmark several workloads (what ``emfast bench`` runs).
+
+    Parameters
+    ----------
+    workloads : list of str, optional
+        Workload names; all six when None.
+    quick : bool, default=False
+        Reduced sizes (:func:`quick_n_samples`), unless ``n_samples`` is given.
+    n_samples : int, optional
+        Number of samples for every workload.
+    repeat, sklearn, memory, seed, progress
+        As in :func:`run_workload`.
+    matmul_size : int, default=2000
+        Size of the matrices of :func:`matmul_gflops`.
+
+    Returns
+    -------
+    results : dict
+        ``machine`` (:func:`machine_info` plus ``matmul_gflops``),
+        ``settings``, ``workloads`` (a list of :func:`run_workload` results)
+        and ``seconds`` (wall time of the whole run).
+
+    Examples
+    --------
+    >>> from emfast.bench import run, format_results
+    >>> results = run(["W1"], n_samples=2000, repeat=1, memory=False,
+    ...               matmul_size=300)
+    >>> print(format_results(results))  # doctest: +ELLIPSIS
+    Machine: ...
+    | workload | N | D | K | covariance | emfast s/iter | sklearn s/iter | ...
+    ...
+    """
+    start = perf_counter()
+    sizes = workload_sizes(workloads, n_samples, quick, default=list(WORKLOADS))
+    if progress is not None:
+        progress("measuring the matrix-multiply rate")
+    machine = machine_info()
+    machine["matmul_gflops"] = matmul_gflops(matmul_size)
+    results = [
+        run_workload(
+            name,
+            n_samples=n,
+            repeat=repeat,
+            sklearn=sklearn,
+            memory=memory,
+            matmul=machine["matmul_gflops"],
+            seed=seed,
+            progress=progress,
+        )
+        for name, n in sizes
+    ]
+    return run_record(
+        start,
+        "workloads",
+        results,
+        machine=machine,
+        quick=quick,
+        n_samples=n_samples,
+        repeat=repeat,
+        seed=seed,
+        reg_covar=REG_COVAR,
+        matmul_size=matmul_size,
+    )
+
+
+def format_results(results: dict) -> str:
+    """Markdown tables of :func:`run`'s results: speed, then memory.
+
+    See :func:`run` for an example.
+    """
+    m = results["machine"]
+    s = results["settings"]
+    header = [
+        f"{cpus(m)}; float64 matmul {m['matmul_gflops']:.1f} GFLOP/s",
+        f"{versions(m, ('python', 'numpy', 'numba', 'scikit-learn'))}; one EM "
+        f"iteration from identical initial parameters, median of {s['repeat']}"
+        + quick_note(s),
+    ]
+    columns = [*WORKLOAD_COLUMNS, "emfast s/iter", "sklearn s/iter", "speed-up"]
+    columns += ["emfast GFLOP/s", "of matmul", "means rel. diff"]
+    rows = [
+        [
+            *workload_cells(r),
+            f"{r['emfast_seconds']:.4f}",
+            fmt(r["sklearn_seconds"], ".4f"),
+            fmt(r["speedup"], ".1f", "×"),
+            f"{r['emfast_gflops']:.2f}",
+            fmt(r["matmul_fraction"], ".0%"),
+            fmt(r["means_rel_diff"], ".0e"),
+        ]
+        for r in results["workloads"]
+    ]
+    speed = table(columns, WORKLOAD_ALIGN + "rrrrrr", rows)
+    blocks = [header, speed]
+    measured = [r for r in results["workloads"] if r["emfast_memory"]]
+    if measured:
+        caption = (
+            "Peak RSS of a fit in a fresh process, over the process before "
+            "loading the data (data included); emfast: default fit; sklearn: "
+            "max_iter=1 (k-means + one iteration)"
+        )
+        blocks += [[caption], _memory_table(measured)]
+    return paragraphs(*blocks, [wall_time(results["seconds"])])
+
+
+def _memory_table(results) -> list[str]:
+    """The peak-memory table of the results with an ``emfast_memory``."""
+    rows = []
+    for r in results:
+        e, k = r["emfast_memory"], r["sklearn_memory"]
+        rows.append(
+            [
+                r["workload"],
+                f"{e['data_bytes'] / MIB:.1f}",
+                f"{e['increase'] / MIB:.1f}",
+                f"{verdict(e['within'])} {e['limit'] / MIB:.0f}",
+                e["n_iter"],
+                fmt(None if k is None else k["increase"] / MIB, ".1f"),
+                fmt(None if k is None else k["increase"] / k["data_bytes"], ".1f", "×"),
+            ]
+        )
+    columns = [
+        "workload",
+        "data (MiB)",
+        "emfast fit (MiB)",
+        "limit: data + 10 % + 64 MiB",
+        "emfast iterations",
+        "sklearn fit (MiB)",
+        "sklearn / data",
+    ]
+    return table(columns, "lrrlrrr", rows)
