@@ -356,6 +356,7 @@ default='kmeans'
         X_init = X
         random_state = check_random_state(self.random_state)
         if self.nan_policy == "marginalize" and np.isnan(X).any():
+            _check_observed_columns(X, sample_weight)
             patterns = pattern_layout(X, self.n_components)
             X_init = fill_with_means(X, sample_weight)
         if sample_weight is not None:
@@ -885,6 +886,24 @@ default='kmeans'
         True
         """
         return -2 * self.score(X) * _n_rows(X) + 2 * self._n_parameters()
+
+
+def _check_observed_columns(X, sample_weight):
+    """nan_policy='marginalize' estimates each feature's mean and variance
+    from its observed values (of positive weight): there must be some."""
+    observed = ~np.isnan(X)
+    if sample_weight is not None:
+        observed &= (sample_weight > 0)[:, None]
+    empty = np.flatnonzero(~observed.any(axis=0))
+    if len(empty):
+        shown = ", ".join(str(j) for j in empty[:10]) + (
+            " ..." if len(empty) > 10 else ""
+        )
+        raise ValueError(
+            f"{len(empty)} column(s) of X have no observed value (all NaN, or "
+            f"zero sample_weight): {shown}; nan_policy='marginalize' cannot "
+            "estimate them: drop those columns"
+        )
 
 
 def _n_rows(X) -> int:

@@ -36,6 +36,7 @@ KNOWN_ERRORS = (
     "a minimum of 2 is required",  # fewer than 2 samples
     "positive sample_weight",  # fewer positive weights than components
     "every coordinate missing",  # nan_policy='marginalize', an all-NaN row
+    "no observed value",  # nan_policy='marginalize', an all-NaN column
     "leaves fewer than 2 rows",  # nan_policy='omit'
     "every row left has sample_weight 0",  # nan_policy='omit'
 )

@@ -273,3 +273,17 @@ def test_layout_covers_every_row_once(n_features):
         expected = np.ones(n_features, dtype=bool)
         expected[layout.obs[p, : layout.n_obs[p]]] = False
         assert (missing == expected).all()
+
+
+def test_a_column_with_no_observed_value_is_an_error():
+    X = data_with_holes()
+    X[:, 1] = np.nan
+    with pytest.raises(
+        ValueError, match=r"1 column\(s\) of X have no observed value.*: 1;"
+    ):
+        GaussianMixture(2, nan_policy="marginalize").fit(X)
+    X = data_with_holes()
+    w = np.ones(len(X))
+    w[~np.isnan(X[:, 2])] = 0.0  # the observed values of column 2 weigh nothing
+    with pytest.raises(ValueError, match="zero sample_weight"):
+        GaussianMixture(2, nan_policy="marginalize").fit(X, sample_weight=w)
