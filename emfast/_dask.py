@@ -22,9 +22,9 @@ import numba
 import numpy as np
 
 from . import _kernels
-from ._em import _tied_center
+from ._em import e_step_args, posterior_sums
 from ._kmeans import SUBSAMPLE_SIZE, sample_rows
-from ._params import COV_CODES, Params, kernel_args
+from ._params import Params, kernel_args
 from ._validation import as_kernel_input
 
 # Chunk statistics are summed in groups of this many, in chunk order.
@@ -124,27 +124,14 @@ def _kernel_threads():
 
 
 def _chunk_stats(block, weights, args, check):
-    """Sufficient statistics of one chunk, as ``sufficient_stats`` returns
-    them, plus the chunk's total weight."""
-    means, prec_tri, prec_diag, log_norm, code, center = args
+    """Sufficient statistics of one chunk (``_em.posterior_sums`` with
+    ``_em.e_step_args``'s ``args``), plus the chunk's total weight."""
     if check:
         _check_values(block, weights)
     block = as_kernel_input(block)
-    w = _kernels.NO_WEIGHTS if weights is None else np.ascontiguousarray(weights)
+    w = None if weights is None else np.ascontiguousarray(weights)
     with _kernel_threads():
-        ll, nk, sx, sxx = _kernels.sufficient_stats(
-            block,
-            means,
-            prec_tri,
-            prec_diag,
-            log_norm,
-            code,
-            center,
-            _kernels.RESP_POSTERIOR,
-            _kernels.NO_LABELS,
-            0,
-            w,
-        )
+        ll, nk, sx, sxx = posterior_sums(block, args, w)
     total = float(block.shape[0]) if weights is None else float(weights.sum())
     return ll, nk, sx, sxx, total
 
@@ -186,23 +173,14 @@ def make_e_step(X, sample_weight, covariance_type):
     checked = [False]
 
     def e_step(params):
-        means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
-        center = _tied_center(means, np.asarray(params.weights, dtype=np.float64))
-        args = (
-            means,
-            prec_tri,
-            prec_diag,
-            log_norm,
-            COV_CODES[covariance_type],
-            center,
-        )
+        args = e_step_args(params, covariance_type)
         check = not checked[0]
         parts = [delayed(_chunk_stats, pure=True)(b, w, args, check) for b, w in blocks]
         ((ll, nk, sx, sxx, total),) = compute(_tree_sum(parts))
         checked[0] = True
         if total <= 0:
             raise ValueError("sample_weight must not be all zero")
-        return ll / total, (nk, sx, sxx), center
+        return ll / total, (nk, sx, sxx), args[-1]
 
     return e_step
 

@@ -57,26 +57,40 @@ def _tied_center(means, weights):
     return np.ascontiguousarray(weights @ means / weights.sum())
 
 
-def e_step_stats(X, params: Params, covariance_type: str, sample_weight=None):
-    """One fused pass: (mean log-likelihood, statistics, tied centre); with
-    ``sample_weight``, weighted sums and the weighted mean."""
+def e_step_args(params: Params, covariance_type: str):
+    """What one E-step pass needs from the parameters: (means, prec_tri,
+    prec_diag, log_norm, cov_code, tied centre)."""
     means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
     center = _tied_center(means, np.asarray(params.weights, dtype=np.float64))
-    ll, nk, sx, sxx = _kernels.sufficient_stats(
+    return means, prec_tri, prec_diag, log_norm, COV_CODES[covariance_type], center
+
+
+def posterior_sums(X, args, sample_weight=None):
+    """The fused E-step pass over X with ``e_step_args``'s ``args``: the raw
+    sums (log-likelihood, nk, sx, sxx) of ``_kernels.sufficient_stats``."""
+    means, prec_tri, prec_diag, log_norm, cov_code, center = args
+    return _kernels.sufficient_stats(
         X,
         means,
         prec_tri,
         prec_diag,
         log_norm,
-        COV_CODES[covariance_type],
+        cov_code,
         center,
         _kernels.RESP_POSTERIOR,
         _kernels.NO_LABELS,
         0,
         _kernels.weights_arg(sample_weight),
     )
+
+
+def e_step_stats(X, params: Params, covariance_type: str, sample_weight=None):
+    """One fused pass: (mean log-likelihood, statistics, tied centre); with
+    ``sample_weight``, weighted sums and the weighted mean."""
+    args = e_step_args(params, covariance_type)
+    ll, nk, sx, sxx = posterior_sums(X, args, sample_weight)
     total = X.shape[0] if sample_weight is None else sample_weight.sum()
-    return ll / total, (nk, sx, sxx), center
+    return ll / total, (nk, sx, sxx), args[-1]
 
 
 def m_step(stats, centers, covariance_type, reg_covar, dtype, tied_center) -> Params:

@@ -28,6 +28,7 @@ from ._params import (
     params_from_stats,
     precision_error_message,
 )
+from ._validation import as_kernel_input
 
 # Budget for one kernel call's per-pattern parameters and partial sums, in
 # float64 values; patterns beyond it go to further calls.
@@ -166,12 +167,6 @@ def pattern_layout(X, n_components) -> PatternLayout:
     )
 
 
-def _full_covariances(params: Params, covariance_type: str, n_features: int):
-    """(n_tri, D, D) covariances for 'full' (n_tri = K) and 'tied' (1)."""
-    cov = np.asarray(params.covariances, dtype=np.float64)
-    return cov if covariance_type == "full" else cov[None]
-
-
 def pattern_parameters(params: Params, covariance_type, obs, n_obs):
     """Per-pattern kernel parameters (see ``_kernels.pattern_stats``) for the
     patterns with features ``obs`` (P, D), ``n_obs`` (P,) observed: the
@@ -197,7 +192,9 @@ def pattern_parameters(params: Params, covariance_type, obs, n_obs):
         empty = np.empty((1, 0, n_features, n_features))
         return empty, prec_diag, log_norm, empty, variances
 
-    covs = _full_covariances(params, covariance_type, n_features)
+    covs = np.asarray(params.covariances, dtype=np.float64)  # (n_tri, D, D)
+    if covariance_type == "tied":
+        covs = covs[None]
     tri = pc if covariance_type == "full" else pc[None]
     n_tri = len(tri)
     shape = (n_patterns, n_tri, n_features, n_features)
@@ -343,9 +340,8 @@ def impute_missing(X, params: Params, covariance_type: str):
     partial = np.flatnonzero(missing.any(axis=1) & ~empty)
     if not len(partial):
         return out
-    rows = np.ascontiguousarray(X[partial])
-    filled = rows.copy()
-    rows.flags.writeable = False  # kernels see read-only data (one compile)
+    rows = as_kernel_input(X[partial])
+    filled = np.array(rows)
     layout = pattern_layout(rows, len(weights))
     for tasks, obs, n_obs, parameters in layout.batch_args(params, covariance_type):
         prec_tri, prec_diag, log_norm, bmat, _ = parameters
