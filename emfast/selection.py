@@ -67,7 +67,7 @@ class ModelSelection:
 def select_model(
     X,
     n_components: Iterable[int] = range(1, 11),
-    covariance_types: Iterable[str] = _COVARIANCE_TYPES,
+    covariance_types: str | Iterable[str] = _COVARIANCE_TYPES,
     *,
     criterion: str = "bic",
     sample_weight=None,
@@ -86,9 +86,9 @@ def select_model(
         The data.
     n_components : iterable of int, default=range(1, 11)
         Numbers of components to try.
-    covariance_types : iterable of str, default=('full', 'tied', 'diag', \
-'spherical')
-        Covariance types to try.
+    covariance_types : str or iterable of str, default=('full', 'tied', \
+'diag', 'spherical')
+        Covariance types to try; a single string is one type.
     criterion : {'bic', 'aic'}, default='bic'
         The criterion to minimise.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -117,6 +117,8 @@ def select_model(
     if criterion not in _CRITERIA:
         raise ValueError(f"criterion must be one of {_CRITERIA}; got {criterion!r}")
     grid_k = [int(k) for k in n_components]
+    if isinstance(covariance_types, str):
+        covariance_types = (covariance_types,)
     grid_types = list(covariance_types)
     if not grid_k or not grid_types:
         raise ValueError("n_components and covariance_types must not be empty")

@@ -62,6 +62,14 @@ def test_integer_weights_equal_repeated_rows():
     assert_allclose(a.table["aic"], b.table["aic"], rtol=1e-9)
 
 
+def test_single_covariance_type_string():
+    X = four_blobs(40)
+    result = select_model(X, [1, 4], covariance_types="diag", random_state=0)
+    assert result.table["covariance_type"].tolist() == ["diag", "diag"]
+    with pytest.raises(ValueError, match=r"Unknown covariance type\(s\) \['round'\]"):
+        select_model(X, [1], covariance_types="round")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
