@@ -1,6 +1,14 @@
-"""Small NumPy math on the parameters: statistics -> weights, means and
-covariances, precision Cholesky factors, log-determinants, and the packing of
-parameters into the form the kernels take."""
+"""The covariance types: the one home of what differs between 'full',
+'tied', 'diag' and 'spherical'.
+
+Shapes and parameter counts, the kernels' code and their form of the
+precision Cholesky factors, the conversions between covariances, precisions
+and their Cholesky factors, log-determinants, the M-step formula (empirical
+covariances from sufficient statistics), sampling, and the checks of
+user-supplied and saved precisions. All of it is small NumPy work on
+(K, D, D) arrays; the models (``mixture``, ``bayesian``) and the data sources
+call it and never branch on the covariance type themselves.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +19,26 @@ import numpy as np
 
 from . import _kernels
 
-COV_CODES = {
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+# The kernels' form of each type (see ``_kernels``): 'spherical' runs as
+# 'diag' with its variance repeated over the features.
+KERNEL_CODES = {
     "full": _kernels.FULL,
     "tied": _kernels.TIED,
     "diag": _kernels.DIAG,
     "spherical": _kernels.DIAG,
 }
 
-_EPS = float(np.finfo(np.float64).eps)
+
+def parameter_shape(covariance_type, n_components, n_features) -> tuple:
+    """Shape of ``covariances_``, ``precisions_`` and ``precisions_cholesky_``."""
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
 
 
 def precision_error_message(dtype) -> str:
@@ -35,16 +55,6 @@ def precision_error_message(dtype) -> str:
             " data instead of float32."
         )
     return message
-
-
-@dataclass
-class Params:
-    """Mixture parameters in float64, as sklearn stores them."""
-
-    weights: np.ndarray
-    means: np.ndarray
-    covariances: np.ndarray | None
-    precisions_cholesky: np.ndarray
 
 
 def compute_precision_cholesky(covariances, covariance_type, dtype=np.float64):
@@ -119,11 +129,10 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     return n_features * np.log(precisions_cholesky)
 
 
-def kernel_args(params: Params, covariance_type: str):
-    """(means, prec_tri, prec_diag, log_norm) as the kernels take them."""
-    means = np.ascontiguousarray(params.means, dtype=np.float64)
-    _n_components, n_features = means.shape
-    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
+def kernel_precisions(precisions_cholesky, covariance_type, n_features):
+    """(prec_tri, prec_diag): the precision Cholesky factors as the kernels
+    take them (see ``_kernels``)."""
+    pc = np.asarray(precisions_cholesky, dtype=np.float64)
     if covariance_type == "full":
         prec_tri = np.ascontiguousarray(pc)
         prec_diag = np.empty((0, n_features))
@@ -136,24 +145,40 @@ def kernel_args(params: Params, covariance_type: str):
             prec_diag = np.ascontiguousarray(pc)
         else:
             prec_diag = np.ascontiguousarray(np.repeat(pc[:, None], n_features, axis=1))
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
-    log_norm = (
-        log_weights
+    return prec_tri, prec_diag
+
+
+def log_norm(log_offset, precisions_cholesky, covariance_type, n_features):
+    """Per-component log normaliser of the kernels' log-densities: the
+    model's ``log_offset`` (a mixture's log weights) plus the Gaussian's log
+    det(precision Cholesky) - D/2 log(2 pi)."""
+    pc = np.asarray(precisions_cholesky, dtype=np.float64)
+    out = (
+        log_offset
         + log_det_cholesky(pc, covariance_type, n_features)
         - 0.5 * n_features * math.log(2.0 * math.pi)
     )
-    return means, prec_tri, prec_diag, np.ascontiguousarray(log_norm, dtype=np.float64)
+    return np.ascontiguousarray(out, dtype=np.float64)
 
 
-def params_from_stats(stats, centers, covariance_type, reg_covar, dtype, tied_center):
-    """The M-step: new weights, means and covariances from sufficient
-    statistics centred on ``centers`` (and, for 'tied', ``tied_center``).
+def estimate_gaussian_parameters(stats, covariance_type, reg_covar, dtype):
+    """The M-step's Gaussian part: (nk, means, covariances) from sufficient
+    statistics (a ``_sources.GaussianStats``), as sklearn's
+    ``_estimate_gaussian_parameters`` computes them from responsibilities.
 
-    Mirrors sklearn: nk gets 10 * eps(dtype) added, weights are nk / sum(nk),
-    and reg_covar is added to the diagonal.
+    Mirrors sklearn: nk gets 10 * eps(dtype) added, and reg_covar is added to
+    the diagonal. The statistics are centred on ``stats.centers`` (and the
+    'tied' second moments on ``stats.tied_center``); with
+    ``stats.per_component`` a 'tied' fit has per-component second moments
+    (missing values), pooled here.
     """
-    nk_raw, sx, sxx = stats
+    if covariance_type == "tied" and stats.per_component:
+        nk, means, covariances = estimate_gaussian_parameters(
+            stats, "full", reg_covar, dtype
+        )
+        return nk, means, _tied_from_full(nk, covariances, reg_covar)
+    nk_raw, sx, sxx = stats.nk, stats.sx, stats.sxx
+    centers, tied_center = stats.centers, stats.tied_center
     nk = nk_raw + 10.0 * float(np.finfo(dtype).eps)
     shift = sx / nk[:, None]
     means = centers + shift
@@ -190,8 +215,15 @@ def params_from_stats(stats, centers, covariance_type, reg_covar, dtype, tied_ce
         covariances = sq / nk[:, None] + reg_covar
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=1)
-    weights = nk / nk.sum()
-    return weights, means, covariances
+    return nk, means, covariances
+
+
+def _tied_from_full(nk, covariances, reg_covar):
+    """The tied covariance from per-component full ones (each holding
+    reg_covar on its diagonal), weighted by the responsibilities."""
+    n_features = covariances.shape[-1]
+    scatter = np.einsum("k,kij->ij", nk, covariances - reg_covar * np.eye(n_features))
+    return scatter / nk.sum() + reg_covar * np.eye(n_features)
 
 
 def _symmetrize(lower):
@@ -223,3 +255,37 @@ def full_covariances(covariances, covariance_type, n_components, n_features):
     if covariance_type == "diag":
         return cov[:, :, None] * np.eye(n_features)
     return cov[:, None, None] * np.eye(n_features)
+
+
+def isotropic_covariances(covariance_type, n_components, n_features, reg_covar):
+    """reg_covar * I for every component, in the type's shape (the start of
+    a component at a single data point)."""
+    if covariance_type == "full":
+        return np.tile(np.eye(n_features) * reg_covar, (n_components, 1, 1))
+    if covariance_type == "tied":
+        return np.eye(n_features) * reg_covar
+    if covariance_type == "diag":
+        return np.full((n_components, n_features), float(reg_covar))
+    return np.full(n_components, float(reg_covar))
+
+
+def sample(rng, means, covariances, covariance_type, n_samples_comp):
+    """Draws from each Gaussian component: ``n_samples_comp[k]`` points from
+    component k, stacked in component order (sklearn's ``sample``)."""
+    n_features = means.shape[1]
+    if covariance_type == "full":
+        parts = [
+            rng.multivariate_normal(mean, covariance, int(n))
+            for mean, covariance, n in zip(means, covariances, n_samples_comp)
+        ]
+    elif covariance_type == "tied":
+        parts = [
+            rng.multivariate_normal(mean, covariances, int(n))
+            for mean, n in zip(means, n_samples_comp)
+        ]
+    else:
+        parts = [
+            mean + rng.standard_normal(size=(n, n_features)) * np.sqrt(covariance)
+            for mean, covariance, n in zip(means, covariances, n_samples_comp)
+        ]
+    return np.vstack(parts)

@@ -21,10 +21,8 @@ from numbers import Integral
 import numba
 import numpy as np
 
-from . import _kernels
-from ._em import e_step_args, posterior_sums
 from ._kmeans import SUBSAMPLE_SIZE, sample_rows
-from ._params import Params, kernel_args
+from ._sources import GaussianStats, fused_pass, score_rows
 from ._validation import as_kernel_input
 
 # Chunk statistics are summed in groups of this many, in chunk order.
@@ -123,17 +121,17 @@ def _kernel_threads():
         numba.set_num_threads(previous)
 
 
-def _chunk_stats(block, weights, args, check):
-    """Sufficient statistics of one chunk (``_em.posterior_sums`` with
-    ``_em.e_step_args``'s ``args``), plus the chunk's total weight."""
+def _chunk_stats(block, weights, args, want_entropy, check):
+    """Sums of one chunk (``_sources.fused_pass`` with
+    ``Components.pass_args``'s ``args``), plus the chunk's total weight."""
     if check:
         _check_values(block, weights)
     block = as_kernel_input(block)
     w = None if weights is None else np.ascontiguousarray(weights)
     with _kernel_threads():
-        ll, nk, sx, sxx = posterior_sums(block, args, w)
+        sums = fused_pass(block, args, w, want_entropy)
     total = float(block.shape[0]) if weights is None else float(weights.sum())
-    return ll, nk, sx, sxx, total
+    return (*sums, total)
 
 
 def _sum_stats(*parts):
@@ -157,6 +155,111 @@ def _tree_sum(parts):
     return parts[0]
 
 
+def _chunk_scores(block, components, what):
+    with _kernel_threads():
+        return score_rows(as_kernel_input(block), components, what)
+
+
+def _chunk_impute(block, components):
+    from ._missing import impute_missing
+
+    with _kernel_threads():
+        return impute_missing(as_kernel_input(block), components)
+
+
+class DaskSource:
+    """A validated Dask array (``check_dask_array``) with optional weights
+    (``check_dask_weights``): each E-step maps the fused kernel over the
+    chunks and sums the statistics in a fixed tree (chunk order), one graph
+    per iteration. The first pass also checks every value (NaN, inf,
+    weights). Predictions are lazy. The initialization sees a random sample
+    of at most ``SUBSAMPLE_SIZE`` rows (all rows when X has no more), drawn
+    with ``random_state`` when one is given."""
+
+    def __init__(self, X, sample_weight=None, random_state=None):
+        self.X = X
+        self.sample_weight = sample_weight
+        self._checked = False
+        if random_state is not None:
+            self.init_X, self.init_weight = _initial_sample(
+                X, sample_weight, random_state
+            )
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def e_step(self, components, want_entropy=False) -> GaussianStats:
+        from dask import compute, delayed
+
+        args = components.pass_args()
+        check = not self._checked
+        parts = [
+            delayed(_chunk_stats, pure=True)(b, w, args, want_entropy, check)
+            for b, w in _row_blocks(self.X, self.sample_weight)
+        ]
+        ((ll, ent, nk, sx, sxx, total),) = compute(_tree_sum(parts))
+        self._checked = True
+        if total <= 0:
+            raise ValueError("sample_weight must not be all zero")
+        return GaussianStats(ll, ent, total, nk, sx, sxx, components.means, args[-1])
+
+    def scores(self, components, what):
+        """Lazy per-row results: 'labels' (int64), 'proba' (n_samples, K)
+        in X's dtype, or 'log_prob' (float64)."""
+        X = self.X
+        if what == "proba":
+            return X.map_blocks(
+                _chunk_scores,
+                components,
+                what,
+                dtype=X.dtype,
+                chunks=(X.chunks[0], (components.n_components,)),
+            )
+        dtype = np.int64 if what == "labels" else np.float64
+        return X.map_blocks(_chunk_scores, components, what, dtype=dtype, drop_axis=1)
+
+    def mean_score(self, components, sample_weight=None) -> float:
+        """The (weighted) mean of log p(x), computed."""
+        log_prob = self.scores(components, "log_prob").astype(self.dtype)
+        if sample_weight is None:
+            return float(log_prob.mean().compute())
+        w = check_dask_weights(sample_weight, log_prob)
+        from dask import compute
+
+        total, weight = compute((log_prob * w).sum(), w.sum())
+        return float(total / weight)
+
+    def impute(self, components):
+        """``impute`` of every chunk, lazily."""
+        return self.X.map_blocks(_chunk_impute, components, dtype=self.X.dtype)
+
+    def moments(self):
+        """(mean, covariance with ddof=1) of all rows, weighted as frequency
+        weights."""
+        from dask import compute
+
+        X = self.X.astype(np.float64)
+        w = self.sample_weight
+        if w is None:
+            total = float(X.shape[0])
+            mean = X.mean(axis=0)
+            (mean,) = compute(mean)
+            centred = X - mean
+            scatter = centred.T @ centred
+        else:
+            total, weighted_sum = compute(w.sum(), (X * w[:, None]).sum(axis=0))
+            mean = weighted_sum / total
+            centred = X - mean
+            scatter = (centred * w[:, None]).T @ centred
+        (scatter,) = compute(scatter)
+        return mean, np.atleast_2d(scatter / (total - 1.0))
+
+
 def _row_blocks(X, sample_weight):
     blocks = X.to_delayed().ravel()
     if sample_weight is None:
@@ -164,28 +267,7 @@ def _row_blocks(X, sample_weight):
     return list(zip(blocks, sample_weight.to_delayed().ravel()))
 
 
-def make_e_step(X, sample_weight, covariance_type):
-    """An ``e_step`` for ``_em.fit_em`` that runs on the Dask array X. The
-    first call also checks every value (NaN, inf, weights)."""
-    from dask import compute, delayed
-
-    blocks = _row_blocks(X, sample_weight)
-    checked = [False]
-
-    def e_step(params):
-        args = e_step_args(params, covariance_type)
-        check = not checked[0]
-        parts = [delayed(_chunk_stats, pure=True)(b, w, args, check) for b, w in blocks]
-        ((ll, nk, sx, sxx, total),) = compute(_tree_sum(parts))
-        checked[0] = True
-        if total <= 0:
-            raise ValueError("sample_weight must not be all zero")
-        return ll / total, (nk, sx, sxx), args[-1]
-
-    return e_step
-
-
-def initial_sample(X, sample_weight, random_state):
+def _initial_sample(X, sample_weight, random_state):
     """A random sample of at most SUBSAMPLE_SIZE rows of X (all rows when X
     has no more), in memory, with their weights; checked for finite values."""
     n_samples = X.shape[0]
@@ -204,64 +286,6 @@ def initial_sample(X, sample_weight, random_state):
     if weights is not None and not (weights > 0).any():
         raise ValueError("sample_weight is zero on every row of the sample")
     return as_kernel_input(np.asarray(sample)), weights
-
-
-def _chunk_scores(block, args, what):
-    means, prec_tri, prec_diag, log_norm, n_components = args
-    block = as_kernel_input(block)
-    n = block.shape[0]
-    log_prob = np.empty(n)
-    labels = np.empty(n, dtype=np.int64)
-    resp = np.empty((n if what == "proba" else 0, n_components))
-    with _kernel_threads():
-        _kernels.score_samples(
-            block, means, prec_tri, prec_diag, log_norm, log_prob, labels, resp
-        )
-    if what == "labels":
-        return labels
-    if what == "proba":
-        return resp.astype(block.dtype, copy=False)
-    return log_prob
-
-
-def lazy_scores(X, params: Params, covariance_type, what):
-    """Lazy per-row results on a validated Dask array: 'labels' (int64),
-    'proba' (n_samples, K) in X's dtype, or 'log_prob' (float64)."""
-    n_components = len(params.weights)
-    args = (*kernel_args(params, covariance_type), n_components)
-    if what == "proba":
-        return X.map_blocks(
-            _chunk_scores,
-            args,
-            what,
-            dtype=X.dtype,
-            chunks=(X.chunks[0], (n_components,)),
-        )
-    dtype = np.int64 if what == "labels" else np.float64
-    return X.map_blocks(_chunk_scores, args, what, dtype=dtype, drop_axis=1)
-
-
-def _chunk_impute(block, params, covariance_type):
-    from ._missing import impute_missing
-
-    with _kernel_threads():
-        return impute_missing(as_kernel_input(block), params, covariance_type)
-
-
-def lazy_impute(X, params: Params, covariance_type):
-    """``impute`` of every chunk, lazily."""
-    return X.map_blocks(_chunk_impute, params, covariance_type, dtype=X.dtype)
-
-
-def mean_score(log_prob, sample_weight) -> float:
-    """The (weighted) mean of a lazy log_prob, computed."""
-    if sample_weight is None:
-        return float(log_prob.mean().compute())
-    w = check_dask_weights(sample_weight, log_prob)
-    from dask import compute
-
-    total, weight = compute((log_prob * w).sum(), w.sum())
-    return float(total / weight)
 
 
 def n_rows(X) -> int:

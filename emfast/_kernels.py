@@ -161,9 +161,10 @@ _INV_FACTORIALS = np.array([1.0 / math.factorial(i) for i in range(_EXP_DEGREE +
 
 
 @jit()
-def _exp_shifted(x, top, n, work, total, first):
+def _exp_shifted(x, top, n, work, total, first, ent, want_ent):
     """x[:n] = exp(x[:n] - top[:n]) in place (0 below exp(_LOG_RESP_FLOOR)),
-    added into total[:n] (or stored there when ``first``); x <= top.
+    added into total[:n] (or stored there when ``first``); x <= top. With
+    ``want_ent``, exp(v) * v (v = x - top) is added into ent[:n] likewise.
 
     ``work`` is a (2, BLOCK) scratch array."""
     poly = work[0]
@@ -195,16 +196,20 @@ def _exp_shifted(x, top, n, work, total, first):
         # Below exp(-200) a responsibility adds nothing to nk next to its
         # 10 * eps term, and zero avoids slow subnormal arithmetic.
         e = poly[b] * scale[b] if x[b] > _LOG_RESP_FLOOR else 0.0
+        if want_ent:
+            ev = e * x[b]
+            ent[b] = ev if first else ent[b] + ev
         x[b] = e
         total[b] = e if first else total[b] + e
 
 
 @jit()
-def _block_normalize(logp, n, work):
+def _block_normalize(logp, n, work, want_ent):
     """Turn logp (K, BLOCK) into responsibilities in place (log-sum-exp with
     the max shift). Leaves the max over components in work[0] and the sum of
     the shifted exponentials in work[1], so log p(x_b) = work[0, b] +
-    log(work[1, b]); work is (4, BLOCK)."""
+    log(work[1, b]); with ``want_ent``, sum_k exp(v_k) v_k (v_k = logp[k, b]
+    - work[0, b]) in work[4] (see ``_block_entropy``); work is (5, BLOCK)."""
     n_components = logp.shape[0]
     top = work[0]
     total = work[1]
@@ -215,7 +220,7 @@ def _block_normalize(logp, n, work):
         for b in range(n):
             top[b] = max(top[b], row[b])
     for k in range(n_components):
-        _exp_shifted(logp[k], top, n, work[2:], total, k == 0)
+        _exp_shifted(logp[k], top, n, work[2:4], total, k == 0, work[4], want_ent)
     inv = work[2]
     for b in range(n):
         inv[b] = 1.0 / total[b]
@@ -241,6 +246,22 @@ def _block_log_likelihood(work, n):
         b += 8
     for j in range(b, n):
         s += np.log(work[1, j])
+    return s
+
+
+@jit()
+def _block_entropy(work, n, weight, weighted):
+    """sum_b w_b H(r_b) from _block_normalize's work (with ``want_ent``): the
+    entropy of each point's responsibilities, -sum_k r_k log r_k =
+    log(sum_k e_k) - sum_k e_k v_k / sum_k e_k, with e_k = exp(v_k)."""
+    s = 0.0
+    for b in range(n):
+        h = np.log(work[1, b]) - work[4, b] / work[1, b]
+        if weighted:
+            if weight[b] != 0.0:
+                s += weight[b] * h
+        else:
+            s += h
     return s
 
 
@@ -422,19 +443,25 @@ def sufficient_stats(
     labels,
     seed,
     sample_weight,
+    want_entropy,
 ):
     """One fused pass over X: log-likelihood and sufficient statistics.
 
-    With ``sample_weight`` of length n_samples (else empty), every sum below
-    weighs point i by sample_weight[i].
+    ``log_norm`` (K,) is the per-component normaliser of the log-densities
+    (see the module docstring): the responsibilities are r_ik proportional
+    to exp(log_norm[k] - (x_i - means[k])^T P_k (x_i - means[k]) / 2), and
+    "log p(x)" below is the log of their sum over k. With ``sample_weight``
+    of length n_samples (else empty), every sum below weighs point i by
+    sample_weight[i].
 
-    Returns ``(log_likelihood, nk, sx, sxx)``: the sum over points of
-    log p(x); nk[k] = sum_i r_ik; sx[k] = sum_i r_ik (x_i - means[k]); and
+    Returns ``(log_likelihood, entropy, nk, sx, sxx)``: the sum over points of
+    log p(x); with ``want_entropy``, the sum over points of the entropy of
+    the responsibilities, -sum_k r_ik log r_ik (else 0); nk[k] = sum_i r_ik; sx[k] = sum_i r_ik (x_i - means[k]); and
     sxx, the second moments, by ``cov_code``: FULL (K, D, D) sum_i r_ik
     (x_i - means[k])(x_i - means[k])^T (lower triangle only); TIED (1, D, D)
     sum_i (x_i - center)(x_i - center)^T (lower triangle only); DIAG (K, 1, D)
-    sum_i r_ik (x_i - means[k])**2. The log-likelihood is 0 unless
-    ``resp_mode`` is RESP_POSTERIOR.
+    sum_i r_ik (x_i - means[k])**2. The log-likelihood and entropy are 0
+    unless ``resp_mode`` is RESP_POSTERIOR.
     """
     n_samples, n_features = X.shape
     block = _block_rows(n_features)
@@ -450,6 +477,7 @@ def sufficient_stats(
     )
     weighted = sample_weight.shape[0] == n_samples
     part_ll = np.zeros(n_tasks)
+    part_ent = np.zeros(n_tasks)
     part_nk = np.zeros((n_tasks, n_components))
     part_sx = np.zeros((n_tasks, n_components, n_features))
     part_sxx = np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
@@ -461,7 +489,7 @@ def sufficient_stats(
         diff = np.empty((n_features, block))
         wdiff = np.empty((n_features, block))
         resp = np.empty((n_components, block))
-        work = np.empty((4, block))
+        work = np.empty((5, block))
         weight = np.empty(block)
         first = t * per_task
         for blk in range(
@@ -477,7 +505,7 @@ def sufficient_stats(
                 _block_log_prob(
                     xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], resp
                 )
-                _block_normalize(resp, n, work)
+                _block_normalize(resp, n, work, want_entropy)
                 if weighted:
                     s = 0.0
                     for b in range(n):
@@ -486,6 +514,8 @@ def sufficient_stats(
                     part_ll[t] += s
                 else:
                     part_ll[t] += _block_log_likelihood(work, n)
+                if want_entropy:
+                    part_ent[t] += _block_entropy(work, n, weight, weighted)
             elif resp_mode == RESP_LABELS:
                 _block_label_resp(labels, start, n, resp)
             elif resp_mode == RESP_NEAREST:
@@ -513,15 +543,17 @@ def sufficient_stats(
             )
 
     log_likelihood = 0.0
+    entropy = 0.0
     nk = np.zeros(n_components)
     sx = np.zeros((n_components, n_features))
     sxx = np.zeros(sxx_shape)
     for t in range(n_tasks):
         log_likelihood += part_ll[t]
+        entropy += part_ent[t]
         nk += part_nk[t]
         sx += part_sx[t]
         sxx += part_sxx[t]
-    return log_likelihood, nk, sx, sxx
+    return log_likelihood, entropy, nk, sx, sxx
 
 
 @jit()
@@ -559,12 +591,12 @@ def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels
         xt = np.empty((n_features, block))
         diff = np.empty((n_features, block))
         logp = np.empty((n_components, block))
-        work = np.empty((4, block))
+        work = np.empty((5, block))
         _load_block(X, start, n, xt)
         _block_log_prob(
             xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], logp
         )
-        _block_normalize(logp, n, work)
+        _block_normalize(logp, n, work, False)
         _store_scores(logp, work, n, NO_LABELS, start, log_prob_norm, labels, resp)
 
 
@@ -771,7 +803,9 @@ def pattern_stats(
     cov_code,
     bmat,
     ccov,
+    extra_entropy,
     sample_weight,
+    want_entropy,
 ):
     """``sufficient_stats`` (RESP_POSTERIOR) for data with missing values.
 
@@ -782,8 +816,12 @@ def pattern_stats(
     zeros: prec_tri[p] (n_tri, D, D) ((1, 0, D, D) for DIAG), prec_diag[p]
     (K, D) ((1, 0, D) for FULL), log_norm[p] (K,); bmat[p] and ccov[p] (n_tri,
     D, D) as ``_expand_missing`` takes them (DIAG: bmat is (1, 0, D, D) and
-    ccov (1, K, 1, D) holds the variances). cov_code is FULL (also for 'tied') or DIAG. Returns
-    ``(log_likelihood, nk, sx, sxx)`` in the full space, as sufficient_stats.
+    ccov (1, K, 1, D) holds the variances). cov_code is FULL (also for 'tied') or
+    DIAG. With ``want_entropy``, the entropy also gets extra_entropy[p, k]
+    per unit of responsibility of component k in pattern p (the entropy of
+    the conditional distribution of the missing values). Returns
+    ``(log_likelihood, entropy, nk, sx, sxx)`` in the full space, as
+    sufficient_stats.
     """
     n_features = X.shape[1]
     block = _block_rows(n_features)
@@ -795,6 +833,7 @@ def pattern_stats(
         sxx_shape = (n_components, 1, n_features)
     weighted = sample_weight.shape[0] == X.shape[0]
     part_ll = np.zeros(n_tasks)
+    part_ent = np.zeros(n_tasks)
     part_nk = np.zeros((n_tasks, n_components))
     part_sx = np.zeros((n_tasks, n_components, n_features))
     part_sxx = np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
@@ -806,7 +845,7 @@ def pattern_stats(
         diff = np.empty((n_features, block))
         wdiff = np.empty((n_features, block))
         resp = np.empty((n_components, block))
-        work = np.empty((4, block))
+        work = np.empty((5, block))
         weight = np.empty(block)
         scratch = np.empty((n_features, n_features))
         for start in range(task_lo[t], task_hi[t], block):
@@ -816,7 +855,9 @@ def pattern_stats(
                 for b in range(n):
                     weight[b] = sample_weight[order[start + b]]
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
-            _block_normalize(resp, n, work)
+            _block_normalize(resp, n, work, want_entropy)
+            if want_entropy:
+                part_ent[t] += _block_entropy(work, n, weight, weighted)
             if weighted:
                 s = 0.0
                 for b in range(n):
@@ -843,6 +884,9 @@ def pattern_stats(
                 weight,
                 weighted,
             )
+        if want_entropy:
+            for k in range(n_components):
+                part_ent[t] += part_nk[t, k] * extra_entropy[p, k]
         _expand_missing(
             obs[p],
             n_obs[p],
@@ -855,15 +899,17 @@ def pattern_stats(
             scratch,
         )
     log_likelihood = 0.0
+    entropy = 0.0
     nk = np.zeros(n_components)
     sx = np.zeros((n_components, n_features))
     sxx = np.zeros(sxx_shape)
     for t in range(n_tasks):
         log_likelihood += part_ll[t]
+        entropy += part_ent[t]
         nk += part_nk[t]
         sx += part_sx[t]
         sxx += part_sxx[t]
-    return log_likelihood, nk, sx, sxx
+    return log_likelihood, entropy, nk, sx, sxx
 
 
 @jit(parallel=True)
@@ -894,12 +940,12 @@ def pattern_score(
         xt = np.empty((n_features, block))
         diff = np.empty((n_features, block))
         logp = np.empty((n_components, block))
-        work = np.empty((4, block))
+        work = np.empty((5, block))
         for start in range(task_lo[t], task_hi[t], block):
             n = min(block, task_hi[t] - start)
             _load_rows(X, order, start, n, xt)
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], logp)
-            _block_normalize(logp, n, work)
+            _block_normalize(logp, n, work, False)
             _store_scores(logp, work, n, order, start, log_prob_norm, labels, resp)
 
 
@@ -936,12 +982,12 @@ def pattern_impute(
         xt = np.empty((n_features, block))
         diff = np.empty((n_features, block))
         resp = np.empty((n_components, block))
-        work = np.empty((4, block))
+        work = np.empty((5, block))
         for start in range(task_lo[t], task_hi[t], block):
             n = min(block, task_hi[t] - start)
             _load_rows(X, order, start, n, xt)
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
-            _block_normalize(resp, n, work)
+            _block_normalize(resp, n, work, False)
             for b in range(n):
                 i = order[start + b]
                 for a in range(no, n_features):

@@ -22,12 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from ._params import (
-    Params,
-    compute_precision_cholesky,
-    params_from_stats,
-    precision_error_message,
-)
+from ._covariance import KERNEL_CODES, log_det_cholesky, precision_error_message
 from ._validation import as_kernel_input
 
 # Budget for one kernel call's per-pattern parameters and partial sums, in
@@ -64,15 +59,16 @@ class PatternLayout:
     def n_patterns(self) -> int:
         return len(self.n_obs)
 
-    def batch_args(self, params: Params, covariance_type: str):
+    def batch_args(self, components):
         """For each batch, the arguments the pattern kernels share:
         ``(tasks, obs, n_obs, parameters)`` with tasks = (order, task_lo,
         task_hi, task_pattern) and parameters = ``pattern_parameters``'s
-        (prec_tri, prec_diag, log_norm, bmat, ccov), for that batch."""
+        (prec_tri, prec_diag, log_norm, bmat, ccov, extra_entropy), for that
+        batch."""
         for p0, p1, t0, t1 in self.batches:
             obs, n_obs = self.obs[p0:p1], self.n_obs[p0:p1]
-            prec_tri, prec_diag, log_norm, bmat, ccov = pattern_parameters(
-                params, covariance_type, obs, n_obs
+            prec_tri, prec_diag, log_norm, bmat, ccov, extra = pattern_parameters(
+                components, obs, n_obs
             )
             tasks = (
                 self.order,
@@ -86,6 +82,7 @@ class PatternLayout:
                 np.ascontiguousarray(log_norm),
                 bmat,
                 np.ascontiguousarray(ccov),
+                np.ascontiguousarray(extra),
             )
             yield tasks, obs, n_obs, parameters
 
@@ -167,32 +164,43 @@ def pattern_layout(X, n_components) -> PatternLayout:
     )
 
 
-def pattern_parameters(params: Params, covariance_type, obs, n_obs):
+def pattern_parameters(components, obs, n_obs):
     """Per-pattern kernel parameters (see ``_kernels.pattern_stats``) for the
-    patterns with features ``obs`` (P, D), ``n_obs`` (P,) observed: the
-    marginal precision Cholesky factors and log normalisers, and for 'full'
-    and 'tied' the regression matrices B = S_mo S_oo^-1 and conditional
-    covariances S_mm - B S_om, all embedded in D x D with zeros.
+    patterns with features ``obs`` (P, D), ``n_obs`` (P,) observed, from a
+    ``_sources.Components``: the marginal precision Cholesky factors and log
+    normalisers (the components' ``log_offset`` plus the marginal Gaussian
+    normaliser), and for 'full' and 'tied' the regression matrices
+    B = S_mo S_oo^-1 and conditional covariances S_mm - B S_om, all embedded
+    in D x D with zeros; and the entropy of each component's conditional
+    distribution of the missing values, (D_m / 2) (1 + log 2 pi) +
+    log det(S_mm - B S_om) / 2.
 
     Patterns with every feature observed use the model's own factors. Returns
-    (prec_tri, prec_diag, log_norm, bmat, ccov)."""
+    (prec_tri, prec_diag, log_norm, bmat, ccov, extra_entropy)."""
+    covariance_type = components.covariance_type
     n_patterns, n_features = obs.shape
-    pc = np.asarray(params.precisions_cholesky, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(np.asarray(params.weights, dtype=np.float64))
+    pc = np.asarray(components.precisions_cholesky, dtype=np.float64)
+    log_offset = components.log_offset
     observed = np.zeros((n_patterns, n_features), dtype=bool)
     np.put_along_axis(observed, obs, np.arange(n_features) < n_obs[:, None], axis=1)
-    log_norm = log_weights - 0.5 * n_obs[:, None] * math.log(2.0 * math.pi)
+    log_norm = log_offset - 0.5 * n_obs[:, None] * math.log(2.0 * math.pi)
+    # log det of the conditional covariance = log det S - log det S_oo
+    # = 2 (log det of the observed block's factor - log det of the full one).
+    full_log_det = log_det_cholesky(pc, covariance_type, n_features)
+    n_missing = (n_features - n_obs)[:, None]
+    entropy_const = 0.5 * n_missing * (1.0 + math.log(2.0 * math.pi))
     if covariance_type in ("diag", "spherical"):
         if covariance_type == "spherical":
             pc = np.repeat(pc[:, None], n_features, axis=1)
         prec_diag = pc[None] * observed[:, None, :]
-        log_norm = log_norm + (np.log(pc)[None] * observed[:, None, :]).sum(axis=2)
+        obs_log_det = (np.log(pc)[None] * observed[:, None, :]).sum(axis=2)
+        log_norm = log_norm + obs_log_det
         variances = (1.0 / pc**2)[None, :, None, :]
         empty = np.empty((1, 0, n_features, n_features))
-        return empty, prec_diag, log_norm, empty, variances
+        extra = entropy_const + obs_log_det - full_log_det
+        return empty, prec_diag, log_norm, empty, variances, extra
 
-    covs = np.asarray(params.covariances, dtype=np.float64)  # (n_tri, D, D)
+    covs = np.asarray(components.covariances, dtype=np.float64)  # (n_tri, D, D)
     if covariance_type == "tied":
         covs = covs[None]
     tri = pc if covariance_type == "full" else pc[None]
@@ -225,30 +233,31 @@ def pattern_parameters(params: Params, covariance_type, obs, n_obs):
         ccov[pp, comps, m, m_t] = covs[comps, m, m_t] - b @ covs[comps, o, m_t]
     log_norm = log_norm + log_det  # (P, K) + (P, n_tri)
     prec_diag = np.empty((1, 0, n_features))
-    return prec_tri, prec_diag, log_norm, bmat, ccov
+    extra = entropy_const + log_det - full_log_det + np.zeros_like(log_norm)
+    return prec_tri, prec_diag, log_norm, bmat, ccov, extra
 
 
-def e_step_stats_missing(
-    layout: PatternLayout, params: Params, covariance_type, sample_weight=None
-):
-    """One pass over all patterns: (mean log-likelihood, statistics in the
-    form ``_params.params_from_stats`` takes for 'full' (full, tied) or
-    'diag' (diag, spherical)), all centred on the current means."""
+def pattern_sums(layout: PatternLayout, components, sample_weight, want_entropy):
+    """One pass over all patterns: (log-likelihood, entropy, nk, sx, sxx)
+    sums, the statistics in the form the 'full' (full, tied) or 'diag'
+    (diag, spherical) M-step takes them, centred on the current means."""
     X = layout.X
-    n_components = len(params.weights)
+    n_components = components.n_components
     n_features = X.shape[1]
-    code = _kernels.FULL if covariance_type in ("full", "tied") else _kernels.DIAG
-    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    diagonal = KERNEL_CODES[components.covariance_type] == _kernels.DIAG
+    code = _kernels.DIAG if diagonal else _kernels.FULL
+    means = np.ascontiguousarray(components.means, dtype=np.float64)
     weights = _kernels.weights_arg(sample_weight)
     ll = 0.0
+    ent = 0.0
     nk = np.zeros(n_components)
     sx = np.zeros((n_components, n_features))
     sxx = np.zeros(
         (n_components, n_features if code == _kernels.FULL else 1, n_features)
     )
-    for tasks, obs, n_obs, parameters in layout.batch_args(params, covariance_type):
-        prec_tri, prec_diag, log_norm, bmat, ccov = parameters
-        ll_b, nk_b, sx_b, sxx_b = _kernels.pattern_stats(
+    for tasks, obs, n_obs, parameters in layout.batch_args(components):
+        prec_tri, prec_diag, log_norm, bmat, ccov, extra = parameters
+        ll_b, ent_b, nk_b, sx_b, sxx_b = _kernels.pattern_stats(
             X,
             *tasks,
             obs,
@@ -260,37 +269,16 @@ def e_step_stats_missing(
             code,
             bmat,
             ccov,
+            extra,
             weights,
+            want_entropy,
         )
         ll += ll_b
+        ent += ent_b
         nk += nk_b
         sx += sx_b
         sxx += sxx_b
-    total = X.shape[0] if sample_weight is None else sample_weight.sum()
-    return ll / total, (nk, sx, sxx)
-
-
-def tied_from_full(weights_nk, covariances, reg_covar):
-    """The tied covariance from per-component full ones (each holding
-    reg_covar on its diagonal), weighted by the responsibilities."""
-    n_features = covariances.shape[-1]
-    scatter = np.einsum(
-        "k,kij->ij", weights_nk, covariances - reg_covar * np.eye(n_features)
-    )
-    return scatter / weights_nk.sum() + reg_covar * np.eye(n_features)
-
-
-def m_step_missing(stats, centers, covariance_type, reg_covar, dtype) -> Params:
-    """The M-step from ``e_step_stats_missing``'s statistics."""
-    kind = "full" if covariance_type in ("full", "tied") else covariance_type
-    weights, means, covariances = params_from_stats(
-        stats, centers, kind, reg_covar, dtype, None
-    )
-    if covariance_type == "tied":
-        nk = stats[0] + 10.0 * float(np.finfo(dtype).eps)
-        covariances = tied_from_full(nk, covariances, reg_covar)
-    chol = compute_precision_cholesky(covariances, covariance_type, dtype)
-    return Params(weights, means, covariances, chol)
+    return ll, ent, nk, sx, sxx
 
 
 def fill_with_means(X, sample_weight=None):
@@ -307,25 +295,25 @@ def fill_with_means(X, sample_weight=None):
     return filled
 
 
-def score_missing(X, params: Params, covariance_type: str, want_resp: bool):
+def score_missing(X, components, want_resp: bool):
     """(log p(x_o), labels, responsibilities) of rows with NaN, from the
     marginal densities of their observed coordinates."""
     n_samples = X.shape[0]
-    n_components = len(params.weights)
+    n_components = components.n_components
     layout = pattern_layout(X, n_components)
     log_prob = np.empty(n_samples)
     labels = np.empty(n_samples, dtype=np.int64)
     resp = np.empty((n_samples if want_resp else 0, n_components))
-    means = np.ascontiguousarray(params.means, dtype=np.float64)
-    for tasks, _, _, parameters in layout.batch_args(params, covariance_type):
-        prec_tri, prec_diag, log_norm, _, _ = parameters
+    means = np.ascontiguousarray(components.means, dtype=np.float64)
+    for tasks, _, _, parameters in layout.batch_args(components):
+        prec_tri, prec_diag, log_norm = parameters[:3]
         _kernels.pattern_score(
             X, *tasks, means, prec_tri, prec_diag, log_norm, log_prob, labels, resp
         )
     return log_prob, labels, resp
 
 
-def impute_missing(X, params: Params, covariance_type: str):
+def impute_missing(X, components):
     """A copy of X (with NaN) in which each NaN is replaced by its conditional
     expectation under the mixture: the responsibility-weighted conditional
     means given the row's observed values. Rows with every value missing get
@@ -333,8 +321,8 @@ def impute_missing(X, params: Params, covariance_type: str):
     out = np.array(X, dtype=X.dtype, order="C", copy=True)
     missing = np.isnan(X)
     empty = missing.all(axis=1)
-    weights = np.asarray(params.weights, dtype=np.float64)
-    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    weights = np.asarray(components.weights, dtype=np.float64)
+    means = np.ascontiguousarray(components.means, dtype=np.float64)
     if empty.any():
         out[empty] = weights @ means
     partial = np.flatnonzero(missing.any(axis=1) & ~empty)
@@ -343,8 +331,8 @@ def impute_missing(X, params: Params, covariance_type: str):
     rows = as_kernel_input(X[partial])
     filled = np.array(rows)
     layout = pattern_layout(rows, len(weights))
-    for tasks, obs, n_obs, parameters in layout.batch_args(params, covariance_type):
-        prec_tri, prec_diag, log_norm, bmat, _ = parameters
+    for tasks, obs, n_obs, parameters in layout.batch_args(components):
+        prec_tri, prec_diag, log_norm, bmat = parameters[:4]
         _kernels.pattern_impute(
             rows,
             *tasks,

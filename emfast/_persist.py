@@ -36,10 +36,24 @@ from scipy.linalg import solve_triangular
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_means, check_precisions, check_weights
-from .mixture import GaussianMixture
 
 FORMAT_NAME = "emfast.GaussianMixture"
 FORMAT_VERSION = 1
+
+# Model classes by format name, filled by ``register`` in each model's module.
+_REGISTRY: dict[str, type] = {}
+
+
+def register(format_name: str):
+    """Class decorator: files with ``format`` = ``format_name`` hold models
+    of the decorated class."""
+
+    def decorate(cls):
+        _REGISTRY[format_name] = cls
+        cls._format_name = format_name
+        return cls
+
+    return decorate
 
 _FLOAT_DTYPES = ("float32", "float64")
 _ARRAY_PARAMS = ("weights_init", "means_init", "precisions_init")
@@ -79,7 +93,7 @@ class _FormatError(ValueError):
 # ------------------------------------------------------------------- save
 
 
-def save_model(estimator: GaussianMixture, path: str | os.PathLike) -> Path:
+def save_model(estimator, path: str | os.PathLike) -> Path:
     """Save a fitted :class:`GaussianMixture` to one ``.npz`` file.
 
     The file holds plain arrays and a JSON string only (no pickle); see
@@ -136,7 +150,7 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike) -> Path:
     >>> bool(np.array_equal(loaded.score_samples(X), gm.score_samples(X)))
     True
     """
-    if not isinstance(estimator, GaussianMixture):
+    if not isinstance(estimator, _REGISTRY[FORMAT_NAME]):
         raise TypeError(
             "save_model expects an emfast GaussianMixture, got "
             f"{type(estimator).__name__}"
@@ -165,7 +179,7 @@ def save_model(estimator: GaussianMixture, path: str | os.PathLike) -> Path:
     return path
 
 
-def _contents_from_model(estimator: GaussianMixture) -> dict[str, np.ndarray]:
+def _contents_from_model(estimator) -> dict[str, np.ndarray]:
     """The arrays of the file (format version 1) for a fitted model."""
     params = {}
     arrays = {}
@@ -253,7 +267,7 @@ def _emfast_version() -> str:
 # ------------------------------------------------------------------- load
 
 
-def load(path: str | os.PathLike) -> GaussianMixture:
+def load(path: str | os.PathLike) -> object:
     """Load a :class:`GaussianMixture` saved by :meth:`GaussianMixture.save`.
 
     The file is read with ``np.load(allow_pickle=False)``: nothing in it is
@@ -357,6 +371,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         if not isinstance(npz, np.lib.npyio.NpzFile):
             raise _FormatError("not an .npz archive")
         with npz:
+            if "format" not in npz.files:
+                # _check_format would see the header keys only (none here).
+                raise _FormatError(
+                    "no 'format' key: not an emfast model file "
+                    f"(keys: {sorted(npz.files)})"
+                )
             header = {
                 key: _read_member(npz, key)
                 for key in ("format", "format_version", "emfast_version")
@@ -411,7 +431,7 @@ def _check_format(contents: dict) -> None:
         raise _FormatError(f"invalid format version {version}")
 
 
-def _model_from_contents(contents: dict[str, np.ndarray]) -> GaussianMixture:
+def _model_from_contents(contents: dict[str, np.ndarray]) -> object:
     """Validate the arrays of a model file and build the model."""
     _check_format(contents)
     keys = set(contents)
@@ -424,7 +444,7 @@ def _model_from_contents(contents: dict[str, np.ndarray]) -> GaussianMixture:
     _scalar(contents, "emfast_version", "U")
 
     params = _params_from_json(contents)
-    model = GaussianMixture(**params)
+    model = _REGISTRY[FORMAT_NAME](**params)
     try:
         model._validate_params()
     except (TypeError, ValueError) as exc:
@@ -480,7 +500,7 @@ def _params_from_json(contents: dict[str, np.ndarray]) -> dict:
         raise _FormatError(f"'params' is not valid JSON ({exc})") from exc
     if not isinstance(params, dict):
         raise _FormatError("'params' must be a JSON object")
-    expected = set(GaussianMixture().get_params(deep=False))
+    expected = set(_REGISTRY[FORMAT_NAME]().get_params(deep=False))
     if set(params) != expected:
         raise _FormatError(
             "'params' does not hold the GaussianMixture parameters: missing "

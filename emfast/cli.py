@@ -444,15 +444,16 @@ def _time_one_iteration(gm, X) -> tuple[float, float]:
     parameters of the fitted emfast model ``gm``."""
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from ._em import e_step_stats, m_step
-    from ._params import Params
+    from ._em import em_step
+    from ._sources import ArraySource
 
-    params = Params(gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
     X = np.ascontiguousarray(X).view()
     X.flags.writeable = False  # the form the fitted kernels were compiled for
+    source = ArraySource(X)
+    model = gm._em_model(source)
+    params = gm._get_parameters()
     start = perf_counter()
-    _, stats, tied_center = e_step_stats(X, params, gm.covariance_type)
-    m_step(stats, params.means, gm.covariance_type, gm.reg_covar, X.dtype, tied_center)
+    em_step(model, source, params)
     t_ours = perf_counter() - start
 
     sk = SkGaussianMixture(

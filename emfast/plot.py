@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._params import full_covariances
+from ._covariance import full_covariances
 
 _SIGMAS = (1.0, 2.0)
 

@@ -13,7 +13,8 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from emfast import GaussianMixture, _em
+from emfast import GaussianMixture
+from emfast.mixture import MixtureModel
 
 
 def blobs(n=600, d=2, seed=0):
@@ -24,7 +25,7 @@ def blobs(n=600, d=2, seed=0):
 def interrupt_on_call(monkeypatch, n):
     """Make the n-th M-step raise KeyboardInterrupt (as Ctrl-C would)."""
     calls = [0]
-    m_step = _em.m_step
+    m_step = MixtureModel.m_step
 
     def interrupted(*args, **kwargs):
         calls[0] += 1
@@ -32,7 +33,7 @@ def interrupt_on_call(monkeypatch, n):
             raise KeyboardInterrupt
         return m_step(*args, **kwargs)
 
-    monkeypatch.setattr(_em, "m_step", interrupted)
+    monkeypatch.setattr(MixtureModel, "m_step", interrupted)
 
 
 def test_interrupted_first_fit_leaves_the_estimator_unfitted(monkeypatch):

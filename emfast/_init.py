@@ -1,0 +1,94 @@
+"""Starting points shared by the models: sklearn's ``init_params``.
+
+Each method gives either the statistics of initial responsibilities
+(``GaussianStats``; 'kmeans': one-hot to the nearest k-means centre,
+'random': random responsibilities normalised per point) or data points to
+start the components at ('random_from_data', 'k-means++'). A model turns
+either into its parameters (``initialize`` of ``mixture.MixtureModel`` and
+``bayesian.VariationalModel``). The methods run on the source's ``init_X``
+and weigh the points by its ``init_weight``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernels
+from ._covariance import KERNEL_CODES
+from ._kmeans import kmeans, kmeans_plusplus
+from ._sources import GaussianStats
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+@dataclass
+class InitialPoints:
+    """Data points (K, D), float64, one per component."""
+
+    points: np.ndarray
+
+    def stats(self, covariance_type: str) -> GaussianStats:
+        """The statistics of one-hot responsibilities at the points: each
+        component holds its point alone (nk 1, no scatter)."""
+        n_components, n_features = self.points.shape
+        rows = 1 if KERNEL_CODES[covariance_type] == _kernels.DIAG else n_features
+        return GaussianStats(
+            0.0,
+            0.0,
+            float(n_components),
+            np.ones(n_components),
+            np.zeros((n_components, n_features)),
+            np.zeros((n_components, rows, n_features)),
+            self.points,
+            None,
+            per_component=True,
+        )
+
+
+def initial_responsibilities(
+    source, n_components, covariance_type, init_params, random_state
+):
+    """The start of ``init_params`` on ``source``'s initialization data:
+    ``GaussianStats`` of initial responsibilities, or ``InitialPoints``."""
+    X, sample_weight = source.init_X, source.init_weight
+    if init_params == "kmeans":
+        centers = kmeans(X, n_components, random_state, sample_weight=sample_weight)
+        return _stats_from_resp(
+            X, centers, covariance_type, _kernels.RESP_NEAREST, 0, sample_weight
+        )
+    if init_params == "random":
+        seed = int(random_state.randint(np.iinfo(np.int32).max))
+        centers = np.tile(np.asarray(X[0], dtype=np.float64), (n_components, 1))
+        return _stats_from_resp(
+            X, centers, covariance_type, _kernels.RESP_RANDOM, seed, sample_weight
+        )
+    if init_params == "random_from_data":
+        # sklearn's draws: the same random_state gives sklearn's points.
+        p = None if sample_weight is None else sample_weight / sample_weight.sum()
+        indices = random_state.choice(X.shape[0], size=n_components, replace=False, p=p)
+    else:  # k-means++
+        _, indices = kmeans_plusplus(X, n_components, random_state, sample_weight)
+    return InitialPoints(np.array(np.asarray(X[indices]), dtype=np.float64))
+
+
+def _stats_from_resp(X, centers, covariance_type, mode, seed, sample_weight):
+    center = np.ascontiguousarray(centers.mean(axis=0))
+    n_features = X.shape[1]
+    _, _, nk, sx, sxx = _kernels.sufficient_stats(
+        X,
+        centers,
+        np.empty((0, n_features, n_features)),
+        np.empty((0, n_features)),
+        np.zeros(centers.shape[0]),
+        KERNEL_CODES[covariance_type],
+        center,
+        mode,
+        _kernels.NO_LABELS,
+        seed,
+        _kernels.weights_arg(sample_weight),
+        False,
+    )
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    return GaussianStats(0.0, 0.0, total, nk, sx, sxx, centers, center)

@@ -1,0 +1,295 @@
+"""Where the data live: the data sources of the EM engine.
+
+A source answers, for the Gaussian components a model gives it
+(``Components``), the questions EM asks of data: the fused E-step pass
+(``e_step``: log-likelihood, entropy of the responsibilities and the
+sufficient statistics, in one ``GaussianStats``), per-row scores
+(``scores``: log p(x), labels or responsibilities), the mean score, and
+imputation. A source is chosen once, when the data are validated
+(``_base``); models and the EM driver never ask which one they have.
+
+- ``ArraySource``: a NumPy array in memory or memory-mapped (the kernels read
+  it block by block), with optional sample weights.
+- ``PatternSource``: an array with missing values (NaN), rows grouped by
+  missingness pattern (``_missing``): marginal densities of the observed
+  values, conditional expectations of the missing ones.
+- ``_dask.DaskSource``: a Dask array, statistics chunk by chunk.
+
+Every source also has ``init_X`` and ``init_weight``: the in-memory data the
+initialization sees (the data itself, NaN filled in with column means, or a
+sample of a Dask array).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from . import _covariance, _kernels, _missing
+
+# score() works through X in chunks of this many rows.
+_SCORE_CHUNK_ROWS = 1 << 20
+
+
+@dataclass
+class Components:
+    """The Gaussian components as a model hands them to a source.
+
+    The E-step responsibilities are r_ik proportional to
+    exp(log_offset[k]) N(x_i | means[k], covariances[k]); a mixture's
+    ``log_offset`` is its log weights, a variational mixture's its expected
+    log weights plus the expected log-determinant terms. ``weights`` (the
+    mixing weights) place the 'tied' centring point and give the mean of a
+    row with nothing observed. All arrays are float64.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+    log_offset: np.ndarray
+    covariance_type: str
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    def kernel_args(self):
+        """(means, prec_tri, prec_diag, log_norm) as the kernels take them."""
+        means = np.ascontiguousarray(self.means, dtype=np.float64)
+        n_features = means.shape[1]
+        prec_tri, prec_diag = _covariance.kernel_precisions(
+            self.precisions_cholesky, self.covariance_type, n_features
+        )
+        log_norm = _covariance.log_norm(
+            self.log_offset,
+            self.precisions_cholesky,
+            self.covariance_type,
+            n_features,
+        )
+        return means, prec_tri, prec_diag, log_norm
+
+    def tied_center(self):
+        """The centre of the 'tied' second moments: the weighted mean of the
+        means (any point is exact; a central one keeps the sums small)."""
+        weights = np.asarray(self.weights, dtype=np.float64)
+        return np.ascontiguousarray(weights @ self.means / weights.sum())
+
+    def pass_args(self):
+        """The E-step pass's parameters: ``kernel_args`` plus the kernels'
+        covariance code and the tied centre (a plain tuple, to ship to Dask
+        workers)."""
+        return (
+            *self.kernel_args(),
+            _covariance.KERNEL_CODES[self.covariance_type],
+            self.tied_center(),
+        )
+
+
+@dataclass
+class GaussianStats:
+    """What one E-step pass returns (sums over the rows, weighted by the
+    sample weights).
+
+    log_likelihood: sum_i w_i log p(x_i) (for a variational model, log of the
+    sum of the unnormalised responsibilities); entropy: sum_i w_i H(r_i) when
+    asked for (plus, with missing values, the entropy of the missing values'
+    conditional distributions), else 0; total_weight: sum_i w_i; nk, sx, sxx
+    as ``_kernels.sufficient_stats`` returns them, centred on ``centers``
+    (K, D) and, for 'tied', ``tied_center``. ``per_component``: sxx holds per
+    component second moments even for 'tied' (missing values).
+    """
+
+    log_likelihood: float
+    entropy: float
+    total_weight: float
+    nk: np.ndarray
+    sx: np.ndarray
+    sxx: np.ndarray
+    centers: np.ndarray
+    tied_center: np.ndarray | None = None
+    per_component: bool = False
+
+
+def fused_pass(X, args, sample_weight=None, want_entropy=False):
+    """The fused E-step kernel over X with ``Components.pass_args``'s
+    ``args``: (log-likelihood, entropy, nk, sx, sxx) sums."""
+    means, prec_tri, prec_diag, log_norm, cov_code, center = args
+    return _kernels.sufficient_stats(
+        X,
+        means,
+        prec_tri,
+        prec_diag,
+        log_norm,
+        cov_code,
+        center,
+        _kernels.RESP_POSTERIOR,
+        _kernels.NO_LABELS,
+        0,
+        _kernels.weights_arg(sample_weight),
+        want_entropy,
+    )
+
+
+def score_rows(X, components: Components, what: str):
+    """Per-row scores of a NaN-free X: 'log_prob' (float64), 'labels'
+    (int64) or 'proba' ((n_samples, K), X's dtype)."""
+    means, prec_tri, prec_diag, log_norm = components.kernel_args()
+    n_samples = X.shape[0]
+    log_prob = np.empty(n_samples)
+    labels = np.empty(n_samples, dtype=np.int64)
+    resp = np.empty((n_samples if what == "proba" else 0, components.n_components))
+    _kernels.score_samples(
+        X, means, prec_tri, prec_diag, log_norm, log_prob, labels, resp
+    )
+    return _pick(what, X.dtype, log_prob, labels, resp)
+
+
+def _pick(what, dtype, log_prob, labels, resp):
+    if what == "labels":
+        return labels
+    if what == "proba":
+        return resp.astype(dtype, copy=False)
+    return log_prob
+
+
+class ArraySource:
+    """A NumPy array (in memory or memory-mapped), validated: 2-D,
+    C-contiguous, read-only, float32 or float64, finite; optional validated
+    sample weights."""
+
+    def __init__(self, X, sample_weight=None):
+        self.X = X
+        self.sample_weight = sample_weight
+
+    @property
+    def init_X(self):
+        return self.X
+
+    @property
+    def init_weight(self):
+        return self.sample_weight
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def total_weight(self) -> float:
+        w = self.sample_weight
+        return self.X.shape[0] if w is None else w.sum()
+
+    def e_step(self, components: Components, want_entropy=False) -> GaussianStats:
+        args = components.pass_args()
+        ll, ent, nk, sx, sxx = fused_pass(
+            self.X, args, self.sample_weight, want_entropy
+        )
+        return GaussianStats(
+            ll, ent, self.total_weight(), nk, sx, sxx, components.means, args[-1]
+        )
+
+    def scores(self, components: Components, what: str):
+        return score_rows(self.X, components, what)
+
+    def mean_score(self, components: Components, sample_weight=None) -> float:
+        """The (weighted) mean of log p(x), in row chunks: the per-row
+        temporaries stay bounded (a memory-mapped X stays out of memory);
+        one chunk gives exactly mean(score_samples(X))."""
+        X = self.X
+        n_samples = X.shape[0]
+        total = 0.0
+        for start in range(0, n_samples, _SCORE_CHUNK_ROWS):
+            rows = slice(start, start + _SCORE_CHUNK_ROWS)
+            log_prob = self._chunk(X[rows]).scores(components, "log_prob")
+            log_prob = log_prob.astype(X.dtype, copy=False)
+            if n_samples <= _SCORE_CHUNK_ROWS:
+                if sample_weight is None:
+                    return float(np.mean(log_prob))
+                return float(np.average(log_prob, weights=sample_weight))
+            if sample_weight is None:
+                total += float(np.sum(log_prob, dtype=np.float64))
+            else:
+                total += float(log_prob @ sample_weight[rows])
+        weight = n_samples if sample_weight is None else float(sample_weight.sum())
+        return total / weight
+
+    def _chunk(self, rows):
+        return type(self)(rows)
+
+    def impute(self, components: Components):
+        return _missing.impute_missing(self.X, components)
+
+    def moments(self):
+        """(mean, covariance with ddof=1): weighted as frequency weights, so
+        integer weights give the moments of the repeated rows."""
+        return _weighted_moments(self.init_X, self.init_weight)
+
+
+class PatternSource(ArraySource):
+    """An array with NaN (missing at random): the E-step on the marginal
+    densities of the observed values, completed with conditional
+    expectations (``_missing``). The initialization sees NaN replaced by
+    the columns' (weighted) means."""
+
+    def __init__(self, X, sample_weight=None, n_components=1):
+        super().__init__(X, sample_weight)
+        self.n_components = n_components
+
+    @cached_property
+    def layout(self):
+        """Rows grouped by pattern (raises on rows with nothing observed)."""
+        return _missing.pattern_layout(self.X, self.n_components)
+
+    @cached_property
+    def init_X(self):
+        return _missing.fill_with_means(self.X, self.sample_weight)
+
+    def e_step(self, components: Components, want_entropy=False) -> GaussianStats:
+        ll, ent, nk, sx, sxx = _missing.pattern_sums(
+            self.layout, components, self.sample_weight, want_entropy
+        )
+        return GaussianStats(
+            ll,
+            ent,
+            self.total_weight(),
+            nk,
+            sx,
+            sxx,
+            components.means,
+            None,
+            per_component=True,
+        )
+
+    def scores(self, components: Components, what: str):
+        log_prob, labels, resp = _missing.score_missing(
+            self.X, components, what == "proba"
+        )
+        return _pick(what, self.X.dtype, log_prob, labels, resp)
+
+    def _chunk(self, rows):
+        return source_for(rows, None, n_components=1, marginalize=True)
+
+
+def source_for(X, sample_weight=None, n_components=1, marginalize=False):
+    """The source of a validated X: a ``PatternSource`` when missing values
+    are to be marginalized and X has NaN, else an ``ArraySource``."""
+    if marginalize and np.isnan(X).any():
+        return PatternSource(X, sample_weight, n_components)
+    return ArraySource(X, sample_weight)
+
+
+def _weighted_moments(X, sample_weight):
+    X = np.asarray(X, dtype=np.float64)
+    if sample_weight is None:
+        return X.mean(axis=0), np.atleast_2d(np.cov(X.T))
+    w = np.asarray(sample_weight, dtype=np.float64)
+    total = w.sum()
+    mean = w @ X / total
+    centred = X - mean
+    cov = (centred * w[:, None]).T @ centred / (total - 1.0)
+    return mean, np.atleast_2d(cov)
