@@ -338,6 +338,16 @@ def test_missing_format_key(model_file, tmp_path):
         emfast.load(tampered(model_file, tmp_path, format=None))
 
 
+def test_unrelated_npz_names_its_keys(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.arange(3.0), b=np.zeros((2, 2)))
+    with pytest.raises(ValueError) as info:
+        emfast.load(path)
+    message = str(info.value)
+    assert "no 'format' key: not an emfast model file (keys: ['a', 'b'])" in message
+    assert str(path) in message
+
+
 def test_extra_key(model_file, tmp_path):
     with pytest.raises(ValueError, match=r"unexpected keys \['extra'\]"):
         emfast.load(tampered(model_file, tmp_path, extra=np.zeros(2)))
