@@ -1,15 +1,18 @@
-"""emfast: Gaussian mixture models fitted by EM, fast, on millions of points.
+"""emfast: the EM algorithm, fast, on millions of points.
 
-A drop-in replacement for :class:`sklearn.mixture.GaussianMixture` whose EM
-iterations run as fused, block-parallel Numba kernels.
+Drop-in replacements for :class:`sklearn.mixture.GaussianMixture` and
+:class:`sklearn.mixture.BayesianGaussianMixture` whose EM iterations run as
+fused, block-parallel Numba kernels.
 """
 
 from ._persist import load
+from .bayesian import BayesianGaussianMixture
 from .impute import GaussianMixtureImputer
 from .mixture import GaussianMixture
 from .selection import ModelSelection, select_model
 
 __all__ = [
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "GaussianMixtureImputer",
     "ModelSelection",

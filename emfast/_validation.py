@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils import check_array
 
 
-def _check_shape(param, param_shape, name):
+def check_shape(param, param_shape, name):
     if param.shape != param_shape:
         raise ValueError(
             f"The parameter '{name}' should have the shape of {param_shape}, but got {param.shape}"
@@ -30,7 +30,7 @@ def check_weights(weights, n_components):
     """Validate ``weights_init``: shape (n_components,), in [0, 1], sum 1."""
     dtype_in = np.asarray(weights).dtype
     weights = _as_float_array(weights)
-    _check_shape(weights, (n_components,), "weights")
+    check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
             "The parameter 'weights' should be in the range "
@@ -47,11 +47,11 @@ def check_weights(weights, n_components):
 def check_means(means, n_components, n_features):
     """Validate ``means_init``: shape (n_components, n_features), finite."""
     means = _as_float_array(means)
-    _check_shape(means, (n_components, n_features), "means")
+    check_shape(means, (n_components, n_features), "means")
     return means
 
 
-def _check_precision_matrix(precision, covariance_type):
+def check_precision_matrix(precision, covariance_type):
     if not (
         np.allclose(precision, precision.T)
         and np.all(np.linalg.eigvalsh(precision) > 0.0)
@@ -71,12 +71,12 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
         "diag": (n_components, n_features),
         "spherical": (n_components,),
     }
-    _check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
+    check_shape(precisions, shapes[covariance_type], f"{covariance_type} precision")
     if covariance_type == "full":
         for k in range(precisions.shape[0]):
-            _check_precision_matrix(precisions[k], covariance_type)
+            check_precision_matrix(precisions[k], covariance_type)
     elif covariance_type == "tied":
-        _check_precision_matrix(precisions, covariance_type)
+        check_precision_matrix(precisions, covariance_type)
     elif np.any(precisions <= 0.0):
         raise ValueError(f"'{covariance_type} precision' should be positive")
     return precisions
