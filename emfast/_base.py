@@ -29,6 +29,21 @@ from ._validation import as_kernel_input, check_sample_weight
 class BaseMixture(DensityMixin, BaseEstimator):
     """Shared fit, prediction and I/O of emfast's mixtures (not public)."""
 
+    # Saving (``_persist``): constructor parameters that may be arrays, and
+    # fitted attributes beyond weights_, means_, covariances_,
+    # precisions_cholesky_ and precisions_ (saved as float64 arrays).
+    _array_params: tuple = ()
+    _saved_extras: tuple = ()
+
+    @classmethod
+    def _check_loaded_params(cls, params, n_features):
+        """Check a loaded file's array parameters as ``fit`` would
+        (ValueError)."""
+
+    def _restore_extras(self, extras):
+        """Set the ``_saved_extras`` attributes from a loaded file's arrays
+        (checked finite); ValueError when they do not fit the model."""
+
     # ------------------------------------------------------------ hooks
 
     def _em_model(self, source):  # pragma: no cover - abstract

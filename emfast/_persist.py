@@ -35,9 +35,6 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_means, check_precisions, check_weights
-
-FORMAT_NAME = "emfast.GaussianMixture"
 FORMAT_VERSION = 1
 
 # Model classes by format name, filled by ``register`` in each model's module.
@@ -49,6 +46,8 @@ def register(format_name: str):
     of the decorated class."""
 
     def decorate(cls):
+        if format_name in _REGISTRY:
+            raise ValueError(f"format {format_name!r} is already registered")
         _REGISTRY[format_name] = cls
         cls._format_name = format_name
         return cls
@@ -56,7 +55,6 @@ def register(format_name: str):
     return decorate
 
 _FLOAT_DTYPES = ("float32", "float64")
-_ARRAY_PARAMS = ("weights_init", "means_init", "precisions_init")
 _ARRAY_MARKER = "__ndarray__"
 _FITTED_ARRAYS = (
     "weights_",
@@ -81,6 +79,11 @@ _REQUIRED_KEYS = frozenset(
     )
 )
 _OPTIONAL_KEYS = frozenset(("n_samples_omitted_", "feature_names_in_"))
+# What a model class declares for its files (see ``_base.BaseMixture``):
+# ``_array_params``, constructor parameters that may be numeric arrays;
+# ``_saved_extras``, fitted attributes beyond the common ones, saved as
+# float64 arrays and given back to ``_restore_extras``; ``_check_loaded_params``
+# checks the array parameters as ``fit`` would.
 # First bytes of a zip archive: a local file header, or the end record of an
 # empty archive (the two prefixes np.load recognises).
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -150,9 +153,10 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
     >>> bool(np.array_equal(loaded.score_samples(X), gm.score_samples(X)))
     True
     """
-    if not isinstance(estimator, _REGISTRY[FORMAT_NAME]):
+    if type(estimator) not in _REGISTRY.values():
         raise TypeError(
-            "save_model expects an emfast GaussianMixture, got "
+            "save_model expects an emfast model "
+            f"({', '.join(c.__name__ for c in _REGISTRY.values())}), got "
             f"{type(estimator).__name__}"
         )
     check_is_fitted(estimator)
@@ -181,10 +185,13 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
 
 def _contents_from_model(estimator) -> dict[str, np.ndarray]:
     """The arrays of the file (format version 1) for a fitted model."""
+    cls = type(estimator)
     params = {}
     arrays = {}
     for name, value in estimator.get_params(deep=False).items():
-        if name in _ARRAY_PARAMS and value is not None:
+        if name in cls._array_params and not (
+            value is None or isinstance(value, (Real, np.number))
+        ):
             try:
                 array = np.asarray(value)
             except ValueError as exc:  # ragged nested lists
@@ -200,13 +207,13 @@ def _contents_from_model(estimator) -> dict[str, np.ndarray]:
             params[name] = _json_scalar(name, value)
 
     fitted = (*_FITTED_ARRAYS, "converged_", "n_iter_", "lower_bound_")
-    fitted += ("lower_bounds_", "n_features_in_")
+    fitted += ("lower_bounds_", "n_features_in_", *cls._saved_extras)
     missing = [name for name in fitted if not hasattr(estimator, name)]
     if missing:
         raise _FormatError(f"the model lacks the fitted attributes {missing}")
     dtype = np.asarray(estimator.weights_).dtype
     contents = {
-        "format": np.array(FORMAT_NAME),
+        "format": np.array(cls._format_name),
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "emfast_version": np.array(_emfast_version()),
         "params": np.array(json.dumps(params, sort_keys=True)),
@@ -221,6 +228,8 @@ def _contents_from_model(estimator) -> dict[str, np.ndarray]:
         "n_features_in_": np.array(estimator.n_features_in_, dtype=np.int64),
         **arrays,
     }
+    for name in cls._saved_extras:
+        contents[name] = np.asarray(getattr(estimator, name), dtype=np.float64)
     if hasattr(estimator, "n_samples_omitted_"):
         contents["n_samples_omitted_"] = np.array(
             estimator.n_samples_omitted_, dtype=np.int64
@@ -414,8 +423,10 @@ def _check_format(contents: dict) -> None:
             f"no 'format' key: not an emfast model file (keys: {sorted(contents)})"
         )
     name = _scalar(contents, "format", "U")
-    if name != FORMAT_NAME:
-        raise _FormatError(f"unknown format {name!r}, expected {FORMAT_NAME!r}")
+    if name not in _REGISTRY:
+        raise _FormatError(
+            f"unknown format {name!r}, expected one of {sorted(_REGISTRY)}"
+        )
     if "format_version" not in contents:
         raise _FormatError("missing key 'format_version'")
     version = _scalar(contents, "format_version", "iu")
@@ -434,17 +445,19 @@ def _check_format(contents: dict) -> None:
 def _model_from_contents(contents: dict[str, np.ndarray]) -> object:
     """Validate the arrays of a model file and build the model."""
     _check_format(contents)
+    cls = _REGISTRY[_scalar(contents, "format", "U")]
     keys = set(contents)
-    missing = sorted(_REQUIRED_KEYS - keys)
+    required = _REQUIRED_KEYS | set(cls._saved_extras)
+    missing = sorted(required - keys)
     if missing:
         raise _FormatError(f"missing keys {missing}")
-    unexpected = sorted(keys - _REQUIRED_KEYS - _OPTIONAL_KEYS - set(_ARRAY_PARAMS))
+    unexpected = sorted(keys - required - _OPTIONAL_KEYS - set(cls._array_params))
     if unexpected:
         raise _FormatError(f"unexpected keys {unexpected}")
     _scalar(contents, "emfast_version", "U")
 
-    params = _params_from_json(contents)
-    model = _REGISTRY[FORMAT_NAME](**params)
+    params = _params_from_json(contents, cls)
+    model = cls(**params)
     try:
         model._validate_params()
     except (TypeError, ValueError) as exc:
@@ -457,10 +470,22 @@ def _model_from_contents(contents: dict[str, np.ndarray]) -> object:
     fitted = _check_fitted_arrays(
         contents, params["covariance_type"], n_components, n_features
     )
-    _check_array_params(params, params["covariance_type"], n_components, n_features)
+    try:
+        cls._check_loaded_params(params, n_features)
+    except ValueError as exc:
+        raise _FormatError(str(exc)) from exc
 
     for name, value in fitted.items():
         setattr(model, name, value)
+    extras = {}
+    for name in cls._saved_extras:
+        extras[name] = _array(contents, name, "f")
+        if not np.isfinite(extras[name]).all():
+            raise _FormatError(f"{name} holds NaN or infinite values")
+    try:
+        model._restore_extras(extras)
+    except ValueError as exc:
+        raise _FormatError(str(exc)) from exc
     model.converged_ = _scalar(contents, "converged_", "b")
     model.n_iter_ = _scalar(contents, "n_iter_", "iu")
     if model.n_iter_ < 0:
@@ -492,7 +517,7 @@ def _model_from_contents(contents: dict[str, np.ndarray]) -> object:
     return model
 
 
-def _params_from_json(contents: dict[str, np.ndarray]) -> dict:
+def _params_from_json(contents: dict[str, np.ndarray], cls) -> dict:
     text = _scalar(contents, "params", "U")
     try:
         params = json.loads(text)
@@ -500,15 +525,16 @@ def _params_from_json(contents: dict[str, np.ndarray]) -> dict:
         raise _FormatError(f"'params' is not valid JSON ({exc})") from exc
     if not isinstance(params, dict):
         raise _FormatError("'params' must be a JSON object")
-    expected = set(_REGISTRY[FORMAT_NAME]().get_params(deep=False))
+    expected = set(cls().get_params(deep=False))
     if set(params) != expected:
         raise _FormatError(
-            "'params' does not hold the GaussianMixture parameters: missing "
+            f"'params' does not hold the {cls.__name__} parameters: missing "
             f"{sorted(expected - set(params))}, unexpected "
             f"{sorted(set(params) - expected)}"
         )
     for name, value in params.items():
-        if name in _ARRAY_PARAMS and value is not None:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if name in cls._array_params and value is not None and not is_number:
             if value != {_ARRAY_MARKER: name}:
                 raise _FormatError(
                     f"parameter {name} must be null or "
@@ -517,7 +543,7 @@ def _params_from_json(contents: dict[str, np.ndarray]) -> dict:
             if name not in contents:
                 raise _FormatError(f"missing key {name!r} (the {name} parameter)")
             params[name] = _array(contents, name, "fiu")
-        elif name in _ARRAY_PARAMS and name in contents:
+        elif name in cls._array_params and name in contents:
             raise _FormatError(
                 f"unexpected key {name!r}: parameter {name} is null in 'params'"
             )
@@ -652,24 +678,6 @@ def _check_close(error, tol, name, reference):
             f"{name} does not match {reference} (relative difference {worst:.3g}, "
             f"tolerance {tol:.3g})"
         )
-
-
-def _check_array_params(params, covariance_type, n_components, n_features):
-    """The ``*_init`` arrays pass the checks ``fit`` applies to them."""
-    checks = {
-        "weights_init": lambda a: check_weights(a, n_components),
-        "means_init": lambda a: check_means(a, n_components, n_features),
-        "precisions_init": lambda a: check_precisions(
-            a, covariance_type, n_components, n_features
-        ),
-    }
-    for name, check in checks.items():
-        if params[name] is None:
-            continue
-        try:
-            check(params[name])
-        except ValueError as exc:
-            raise _FormatError(f"parameter {name} is invalid: {exc}") from exc
 
 
 def _scalar(contents, key, kinds):

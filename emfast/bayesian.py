@@ -471,6 +471,66 @@ default='kmeans'
         self.verbose_interval = verbose_interval
         self.nan_policy = nan_policy
 
+    _array_params = ("mean_prior", "covariance_prior")
+    _saved_extras = (
+        "weight_concentration_",
+        "mean_precision_",
+        "degrees_of_freedom_",
+        "weight_concentration_prior_",
+        "mean_precision_prior_",
+        "mean_prior_",
+        "degrees_of_freedom_prior_",
+        "covariance_prior_",
+    )
+
+    def _restore_extras(self, extras):
+        n_components, n_features = self.means_.shape
+        scalar = ()
+        per_component = (n_components,)
+        shapes = {
+            "weight_concentration_": (2, n_components)
+            if self.weight_concentration_prior_type == "dirichlet_process"
+            else per_component,
+            "mean_precision_": per_component,
+            "degrees_of_freedom_": scalar
+            if self.covariance_type == "tied"
+            else per_component,
+            "weight_concentration_prior_": scalar,
+            "mean_precision_prior_": scalar,
+            "mean_prior_": (n_features,),
+            "degrees_of_freedom_prior_": scalar,
+            "covariance_prior_": {
+                "full": (n_features, n_features),
+                "tied": (n_features, n_features),
+                "diag": (n_features,),
+                "spherical": scalar,
+            }[self.covariance_type],
+        }
+        for name, shape in shapes.items():
+            value = extras[name]
+            if value.shape != shape:
+                raise ValueError(
+                    f"{name} has shape {value.shape}, expected {shape}"
+                )
+            if value.ndim == 2 and name == "covariance_prior_":
+                check_precision_matrix(value, self.covariance_type)
+            elif name != "mean_prior_" and not (value > 0).all():
+                raise ValueError(f"{name} must be positive")
+            if value.ndim == 0:
+                value = float(value)
+            elif name == "weight_concentration_" and value.ndim == 2:
+                value = (value[0], value[1])
+            setattr(self, name, value)
+        if not self.degrees_of_freedom_prior_ > n_features - 1:
+            raise ValueError(
+                f"degrees_of_freedom_prior_ must be > {n_features - 1}"
+            )
+        weights = weights_from_concentration(
+            self.weight_concentration_, self.weight_concentration_prior_type
+        )
+        if not np.allclose(weights, self.weights_, rtol=1e-12, atol=0):
+            raise ValueError("weights_ do not match weight_concentration_")
+
     # ------------------------------------------------------------ model
 
     def _em_model(self, source) -> VariationalModel:

@@ -28,6 +28,7 @@ from ._sources import Components, GaussianStats
 from ._validation import check_means, check_precisions, check_weights
 
 
+
 @dataclass
 class Params:
     """Mixture parameters in float64, as sklearn stores them."""
@@ -310,6 +311,26 @@ default='kmeans'
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.nan_policy = nan_policy
+
+    _array_params = ("weights_init", "means_init", "precisions_init")
+
+    @classmethod
+    def _check_loaded_params(cls, params, n_features):
+        n_components = params["n_components"]
+        checks = {
+            "weights_init": lambda a: check_weights(a, n_components),
+            "means_init": lambda a: check_means(a, n_components, n_features),
+            "precisions_init": lambda a: check_precisions(
+                a, params["covariance_type"], n_components, n_features
+            ),
+        }
+        for name, check in checks.items():
+            if params[name] is None:
+                continue
+            try:
+                check(params[name])
+            except ValueError as exc:
+                raise ValueError(f"parameter {name} is invalid: {exc}") from exc
 
     # ------------------------------------------------------------ model
 
