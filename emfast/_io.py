@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -117,14 +118,21 @@ def _read_text(path: Path, suffix: str):
     names = None
     if not all(_is_number(field) for field in first):
         names = [field.strip() for field in first]
-    # Fast path: plain numbers (NumPy's C parser).
+    # Fast path: plain numbers (NumPy's C parser). Its "input contained no
+    # data" warning is silenced: a header without data is an error below.
     try:
-        X = np.loadtxt(
-            path,
-            delimiter=delimiter,
-            skiprows=_leading_lines(path) + (names is not None),
-            ndmin=2,
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message="loadtxt: input contained no data",
+                category=UserWarning,
+            )
+            X = np.loadtxt(
+                path,
+                delimiter=delimiter,
+                skiprows=_leading_lines(path) + (names is not None),
+                ndmin=2,
+            )
     except ValueError:
         X = None
     if X is not None and (names is None or X.shape[1] == len(names)):

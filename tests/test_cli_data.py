@@ -111,6 +111,16 @@ def test_errors_are_one_line_without_traceback(tmp_path, data, args, message):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(("name", "text"), [("h.csv", "x,y\n"), ("h.tsv", "x\ty\n")])
+def test_header_without_data_is_one_line(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    done = run("fit", path, "-k", 2, "-o", tmp_path / "m.npz", check=False)
+    assert done.returncode == 1
+    # The whole of stderr: no NumPy warning, no source line.
+    assert done.stderr == f"emfast: error: {path}: a header but no data\n"
+
+
 def test_more_errors_in_process(tmp_path, data, capsys):
     X, npy, _ = data
     model = tmp_path / "m.npz"
