@@ -490,7 +490,7 @@ def _model_from_contents(contents: dict[str, np.ndarray]) -> object:
     model.n_iter_ = _scalar(contents, "n_iter_", "iu")
     if model.n_iter_ < 0:
         raise _FormatError(f"n_iter_ must be >= 0, got {model.n_iter_}")
-    model.lower_bound_ = _scalar(contents, "lower_bound_", "f")
+    model.lower_bound_ = np.float64(_scalar(contents, "lower_bound_", "f"))
     lower_bounds = _array(contents, "lower_bounds_", "f", ndim=1)
     for name, values in (
         ("lower_bound_", np.array([model.lower_bound_])),
