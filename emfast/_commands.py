@@ -135,6 +135,14 @@ def add_parsers(subparsers) -> None:
         help="missing values: an error, drop their rows, or exact EM (default: raise)",
     )
     fit.add_argument(
+        "--bayesian",
+        action="store_true",
+        help=(
+            "fit a BayesianGaussianMixture (variational; -k is then an upper "
+            "bound, unneeded components get weights near 0); not with --select"
+        ),
+    )
+    fit.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary"
     )
     fit.set_defaults(handler=_fit)
@@ -209,10 +217,15 @@ def _progress(quiet: bool):
 
 
 def _fit(args) -> int:
-    from . import GaussianMixture, select_model
+    from . import BayesianGaussianMixture, GaussianMixture, select_model
     from ._em import observe_iterations
     from ._io import read_data
 
+    if args.bayesian and args.select is not None:
+        raise ValueError(
+            "--bayesian chooses the number of components itself: give -k (an "
+            "upper bound) instead of --select"
+        )
     X, names = read_data(args.data)
     if args.nan_policy == "raise" and np.isnan(X).any():
         raise ValueError(
@@ -241,6 +254,11 @@ def _fit(args) -> int:
                     **{k: v for k, v in params.items() if k != "covariance_type"},
                 )
                 gm = selection.best_estimator
+            elif args.bayesian:
+                selection = None
+                gm = BayesianGaussianMixture(
+                    n_components=args.n_components, **params
+                ).fit(X)
             else:
                 selection = None
                 gm = GaussianMixture(args.n_components, **params).fit(X)
@@ -284,7 +302,10 @@ def _print_summary(gm, X, names, path) -> None:
     if gm.nan_policy == "omit":
         X = X[~np.isnan(X).any(axis=1)]
     print(f"log-likelihood per point: {gm.score(X):.6f}")
-    print(f"BIC: {gm.bic(X):.6g}")
+    if hasattr(gm, "bic"):
+        print(f"BIC: {gm.bic(X):.6g}")
+    else:
+        print(f"lower bound: {gm.lower_bound_:.6g}")
     print(f"saved to {path}")
 
 

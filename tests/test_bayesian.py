@@ -437,3 +437,19 @@ def test_sklearn_estimator_checks(estimator, check, request):
         check(estimator)
     except (unittest.SkipTest, pytest.skip.Exception) as exc:
         pytest.fail(f"{getattr(check, 'func', check).__name__} was skipped: {exc}")
+
+
+def test_command_line_fit_bayesian(tmp_path, capsys):
+    from emfast.cli import main
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-5, 1, (300, 2)), rng.normal(5, 1, (300, 2))])
+    np.save(tmp_path / "X.npy", X)
+    assert main(["fit", str(tmp_path / "X.npy"), "-k", "4", "--bayesian", "-q",
+                 "-o", str(tmp_path / "m.npz")]) == 0
+    model = emfast.load(tmp_path / "m.npz")
+    assert type(model) is BayesianGaussianMixture
+    assert (model.weights_ > 0.05).sum() == 2
+    assert main(["fit", str(tmp_path / "X.npy"), "--select", "1-3", "--bayesian",
+                 "-o", str(tmp_path / "n.npz")]) == 1
+    assert "--bayesian chooses the number of components" in capsys.readouterr().err
