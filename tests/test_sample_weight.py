@@ -2,6 +2,7 @@
 rows, in the iterations and in every initialization that can match."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +51,37 @@ def test_integer_weights_equal_repeated_rows(covariance_type, init_params):
     repeated = np.repeat(X, w.astype(int), axis=0)
     kwargs = {"covariance_type": covariance_type, "init_params": init_params}
     assert_same_fit(fit(X, w, **kwargs), fit(repeated, **kwargs))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init_params", ["random", "random_from_data"])
+def test_random_inits_draw_per_row_not_per_copy(covariance_type, init_params):
+    """'random' and 'random_from_data' draw per row, so integer weights do
+    not start where the repeated rows start (the README says so; if these
+    starts ever honour the weights as copies, update the README)."""
+    X = three_blobs()
+    w = integer_weights(len(X))
+    repeated = np.repeat(X, w.astype(int), axis=0)
+    kwargs = {
+        "covariance_type": covariance_type,
+        "init_params": init_params,
+        "max_iter": 1,
+    }
+    a, b = fit(X, w, **kwargs), fit(repeated, **kwargs)
+    assert not np.isclose(a.lower_bounds_[0], b.lower_bounds_[0], rtol=1e-6)
+
+
+def test_readme_limits_the_repeated_rows_claim_to_kmeans_starts():
+    """The README's claim matches test_integer_weights_equal_repeated_rows
+    (kmeans and k-means++, every covariance type) and the test above."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Sample weights", 1)[1].split("\n## ", 1)[0]
+    text = " ".join(section.split())
+    assert "exactly the fit" not in text
+    claim = text[: text.index("repeated that many times")]
+    assert 'init_params="kmeans"' in claim and '"k-means++"' in claim
+    caveat = text[text.index("repeated that many times") :]
+    assert '"random" and "random_from_data" draw per row' in caveat.replace("`", "")
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
