@@ -21,6 +21,8 @@ from . import _kernels
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+_EPS = float(np.finfo(np.float64).eps)
+
 # The kernels' form of each type (see ``_kernels``): 'spherical' runs as
 # 'diag' with its variance repeated over the features.
 KERNEL_CODES = {
@@ -213,8 +215,27 @@ def estimate_gaussian_parameters(stats, covariance_type, reg_covar, dtype):
     else:
         sq = sxx[:, 0, :] - 2.0 * sx * shift + nk_raw[:, None] * shift**2
         covariances = sq / nk[:, None] + reg_covar
+        # Within rounding of sq (each of its terms is at most sxx), a
+        # component whose weight sits on one point has no variance, and
+        # without reg_covar no finite M-step. sklearn's raw-moment variance,
+        # sum r x^2 / nk - m^2 with m = sum r x / nk, is exactly
+        # (sum r (x - m)^2 + pad m^2) / nk, pad = nk - nk_raw (10 eps): its
+        # pseudo-point at the origin keeps such a component positive. There,
+        # and only there, take sklearn's value; elsewhere the values above
+        # stand, bit for bit.
+        noise = 4.0 * _EPS * sxx[:, 0, :] / nk[:, None]
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=1)
+            noise = noise.mean(axis=1)
+        collapsed = covariances <= noise
+        if collapsed.any():
+            pad = (nk - nk_raw)[:, None]
+            sk_shift = (sx - pad * centers) / nk[:, None]  # sklearn's m - centers
+            sk_sq = sxx[:, 0, :] - 2.0 * sx * sk_shift + nk_raw[:, None] * sk_shift**2
+            sk_cov = (sk_sq + pad * (centers + sk_shift) ** 2) / nk[:, None] + reg_covar
+            if covariance_type == "spherical":
+                sk_cov = sk_cov.mean(axis=1)
+            covariances = np.where(collapsed, sk_cov, covariances)
     return nk, means, covariances
 
 
