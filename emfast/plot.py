@@ -218,6 +218,14 @@ def plot_lower_bounds(gm, ax=None):
     bounds = np.asarray(gm.lower_bounds_, dtype=np.float64)
     ax.plot(np.arange(1, bounds.size + 1), bounds, "o-", markersize=3)
     ax.xaxis.get_major_locator().set_params(integer=True)
+    # Late iterations change the bound in its 7th or later digit: plain tick
+    # labels with as many decimals as the ticks need, not Matplotlib's offset
+    # ("1e-7-5.330475") or scientific notation.
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = ScalarFormatter(useOffset=False)
+    formatter.set_scientific(False)
+    ax.yaxis.set_major_formatter(formatter)
     ax.set_xlabel("iteration")
     ax.set_ylabel("mean log-likelihood")
     ax.set_title(
