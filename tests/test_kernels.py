@@ -12,8 +12,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from emfast import GaussianMixture, _kernels
-from emfast._em import _tied_center, e_step_stats, m_step
-from emfast._params import COV_CODES, Params, kernel_args
+from emfast._covariance import KERNEL_CODES
+from emfast._em import em_step
+from emfast._sources import ArraySource, Components
+from emfast.mixture import MixtureModel, Params
 
 BLOCK = _kernels.BLOCK
 # Many blocks: more than one group of blocks whose partial sums the kernels
@@ -60,8 +62,22 @@ def params_for(covariance_type, n_components, n_features, seed):
     return weights, means, covariances, Params(weights, means, covariances, pc)
 
 
+def components_for(params, covariance_type):
+    """The mixture's components as a source takes them (log weights as
+    the log offsets)."""
+    return Components(
+        params.weights,
+        params.means,
+        params.covariances,
+        params.precisions_cholesky,
+        np.log(params.weights),
+        covariance_type,
+    )
+
+
 def run_score_samples(X, params, covariance_type, want_resp=True):
-    means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
+    components = components_for(params, covariance_type)
+    means, prec_tri, prec_diag, log_norm = components.kernel_args()
     n_samples, n_components = X.shape[0], means.shape[0]
     log_prob = np.empty(n_samples)
     labels = np.empty(n_samples, dtype=np.int64)
@@ -132,22 +148,24 @@ def run_sufficient_stats(
     seed=0,
     sample_weight=NO_WEIGHTS,
 ):
-    means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
-    center = _tied_center(means, params.weights)
-    result = _kernels.sufficient_stats(
+    components = components_for(params, covariance_type)
+    means, prec_tri, prec_diag, log_norm = components.kernel_args()
+    center = components.tied_center()
+    ll, _, nk, sx, sxx = _kernels.sufficient_stats(
         X,
         means,
         prec_tri,
         prec_diag,
         log_norm,
-        COV_CODES[covariance_type],
+        KERNEL_CODES[covariance_type],
         center,
         mode,
         labels,
         seed,
         sample_weight,
+        False,
     )
-    return result, center
+    return (ll, nk, sx, sxx), center
 
 
 def check_stats(stats, ref_stats, covariance_type):
@@ -276,8 +294,8 @@ def test_m_step_matches_reference(covariance_type, n_samples):
     X = make_data(n_samples, 3, seed=15)
     weights, means, covariances, params = params_for(covariance_type, 3, 3, seed=16)
     reg_covar = 1e-4
-    lower_bound, stats, tied_center = e_step_stats(X, params, covariance_type)
-    new = m_step(stats, params.means, covariance_type, reg_covar, X.dtype, tied_center)
+    model = MixtureModel(3, covariance_type, reg_covar, "kmeans", X.dtype)
+    lower_bound, new = em_step(model, ArraySource(X), params)
     ref_lower_bound, (ref_w, ref_m, ref_c) = ref.em_step(
         X, weights, means, covariances, covariance_type, reg_covar
     )

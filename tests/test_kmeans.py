@@ -55,18 +55,40 @@ def test_kmeans_plusplus_picks_distinct_data_points():
 def test_nearest_centre_statistics_match_labels():
     """RESP_NEAREST (one-hot to the nearest centre, inside the pass) gives the
     statistics of explicit nearest-centre labels, with no label array."""
-    from emfast import _em
+    from emfast._covariance import KERNEL_CODES
+    from emfast._init import _stats_from_resp
+    from emfast._sources import GaussianStats
+    from emfast.mixture import MixtureModel
 
     X = blobs(300)
     centers = CENTRES + 0.3
     labels = np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(axis=2), axis=1)
     for covariance_type in ("full", "tied", "diag", "spherical"):
-        args = (X, covariance_type, 1e-6, X.dtype, centers)
-        by_labels = _em._params_from_resp(
-            *args, _kernels.RESP_LABELS, labels.astype(np.int64), 0
+        model = MixtureModel(4, covariance_type, 1e-6, "kmeans", X.dtype)
+        # The pass of _stats_from_resp, with the labels given.
+        center = np.ascontiguousarray(centers.mean(axis=0))
+        _, _, nk, sx, sxx = _kernels.sufficient_stats(
+            X,
+            centers,
+            np.empty((0, 2, 2)),
+            np.empty((0, 2)),
+            np.zeros(4),
+            KERNEL_CODES[covariance_type],
+            center,
+            _kernels.RESP_LABELS,
+            labels.astype(np.int64),
+            0,
+            _kernels.weights_arg(None),
+            False,
         )
-        by_nearest = _em._params_from_resp(
-            *args, _kernels.RESP_NEAREST, _kernels.NO_LABELS, 0
+        by_labels = model.m_step(
+            GaussianStats(0.0, 0.0, X.shape[0], nk, sx, sxx, centers, center), None
+        )
+        by_nearest = model.m_step(
+            _stats_from_resp(
+                X, centers, covariance_type, _kernels.RESP_NEAREST, 0, None
+            ),
+            None,
         )
         for name in ("weights", "means", "covariances"):
             assert_array_equal(

@@ -111,13 +111,13 @@ def test_fitting_a_memmap_streams_it(tmp_path):
 
 
 def test_score_in_row_chunks_equals_the_mean(monkeypatch):
-    from emfast import mixture
+    from emfast import _sources
 
     X = np.random.default_rng(3).normal(size=(5_000, 2))
     w = np.random.default_rng(4).random(5_000)
     gm = GaussianMixture(2, random_state=0).fit(X)
     whole = gm.score(X), gm.score(X, sample_weight=w)
-    monkeypatch.setattr(mixture, "_SCORE_CHUNK_ROWS", 777)
+    monkeypatch.setattr(_sources, "_SCORE_CHUNK_ROWS", 777)
     np.testing.assert_allclose(gm.score(X), whole[0], rtol=1e-14)
     np.testing.assert_allclose(gm.score(X, sample_weight=w), whole[1], rtol=1e-14)
     np.testing.assert_allclose(whole[0], gm.score_samples(X).mean(), rtol=1e-15)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from threadpoolctl import threadpool_limits
 
 from .common import (
+    PatternSource,
     benchmark_data,
     emfast_iteration,
     emfast_missing_iteration,
     initial_parameters,
     missing_cost,
-    pattern_layout,
     scaled_n_samples,
     with_missing,
 )
@@ -45,9 +45,10 @@ class MissingIteration:
         self.covariance_type = w.covariance_type
         self.parameters = initial_parameters(X, w.n_components, w.covariance_type)
         if data == "complete":
-            self.X, self.layout = X, None
+            self.X, self.source = X, None
         else:
-            self.layout = pattern_layout(with_missing(X, FRACTION), w.n_components)
+            self.source = PatternSource(with_missing(X, FRACTION), None, w.n_components)
+            _ = self.source.layout  # the grouping, cached on the source
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self.time_iteration(data)  # compile or load the cache
 
@@ -55,10 +56,10 @@ class MissingIteration:
         self._blas_limit.restore_original_limits()
 
     def time_iteration(self, data):
-        if self.layout is None:
+        if self.source is None:
             emfast_iteration(self.X, self.parameters, self.covariance_type)
         else:
-            emfast_missing_iteration(self.layout, self.parameters, self.covariance_type)
+            emfast_missing_iteration(self.source, self.parameters, self.covariance_type)
 
 
 class MissingCost:

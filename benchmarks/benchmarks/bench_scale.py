@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from .common import (
     MEMMAP_N_SAMPLES,
+    DaskSource,
     bench_scale,
     benchmark_data,
     dask_chunk_rows,
@@ -22,7 +23,6 @@ from .common import (
     emfast_dask_iteration,
     emfast_iteration,
     initial_parameters,
-    make_e_step,
     memmap_rss,
     scaled_n_samples,
 )
@@ -51,12 +51,10 @@ class DaskIteration:
         X, w = benchmark_data(WORKLOAD, scaled_n_samples(WORKLOAD))
         self.X, self.covariance_type = X, w.covariance_type
         self.parameters = initial_parameters(X, w.n_components, w.covariance_type)
-        self.e_step = None
+        self.source = None
         if data == "dask threads":
             chunks = (dask_chunk_rows(X.shape[0]), X.shape[1])
-            self.e_step = make_e_step(
-                da.from_array(X, chunks=chunks), None, w.covariance_type
-            )
+            self.source = DaskSource(da.from_array(X, chunks=chunks))
         self._dask_config = dask.config.set(scheduler="threads")
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self.time_iteration(data)  # compile or load the cache; check values
@@ -66,10 +64,10 @@ class DaskIteration:
         self._dask_config.__exit__(None, None, None)
 
     def time_iteration(self, data):
-        if self.e_step is None:
+        if self.source is None:
             emfast_iteration(self.X, self.parameters, self.covariance_type)
         else:
-            emfast_dask_iteration(self.e_step, self.parameters, self.covariance_type)
+            emfast_dask_iteration(self.source, self.parameters, self.covariance_type)
 
 
 class DaskOverhead:

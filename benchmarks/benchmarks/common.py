@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from emfast._dask import make_e_step
-from emfast._missing import pattern_layout
+from emfast._dask import DaskSource
+from emfast._sources import PatternSource
 from emfast.bench import (
     MEMMAP_N_SAMPLES,
     benchmark_data,
@@ -33,6 +33,8 @@ from emfast.workloads import WORKLOADS
 __all__ = [
     "MEMMAP_N_SAMPLES",
     "WORKLOAD_NAMES",
+    "DaskSource",
+    "PatternSource",
     "bench_scale",
     "benchmark_data",
     "dask_chunk_rows",
@@ -42,10 +44,8 @@ __all__ = [
     "emfast_missing_iteration",
     "impute_rmse",
     "initial_parameters",
-    "make_e_step",
     "memmap_rss",
     "missing_cost",
-    "pattern_layout",
     "precisions_from_parameters",
     "scaled_n_samples",
     "sklearn_estimator",

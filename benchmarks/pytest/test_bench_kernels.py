@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from emfast import _kernels
-from emfast._em import _tied_center
-from emfast._params import COV_CODES, Params, kernel_args
+from emfast._sources import Components
 from emfast.bench import benchmark_data, initial_parameters
 from emfast.workloads import WORKLOADS
 
@@ -22,45 +21,50 @@ NO_LABELS = np.empty(0, dtype=np.int64)
 def _case(name, covariance_type=None):
     X, w = benchmark_data(name, N_SAMPLES)
     covariance_type = covariance_type or w.covariance_type
-    params = Params(*initial_parameters(X, w.n_components, covariance_type))
-    return X, params, covariance_type
+    weights, means, covariances, precisions_cholesky = initial_parameters(
+        X, w.n_components, covariance_type
+    )
+    components = Components(
+        weights,
+        means,
+        covariances,
+        precisions_cholesky,
+        np.log(weights),
+        covariance_type,
+    )
+    return X, components
 
 
-def _stats_args(X, params, covariance_type):
-    means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
-    center = _tied_center(means, params.weights)
+def _stats_args(X, components):
+    # (means, prec_tri, prec_diag, log_norm, covariance code, tied centre)
     return (
         X,
-        means,
-        prec_tri,
-        prec_diag,
-        log_norm,
-        COV_CODES[covariance_type],
-        center,
+        *components.pass_args(),
         _kernels.RESP_POSTERIOR,
         NO_LABELS,
         0,
         np.empty(0),
+        False,  # want_entropy: GaussianMixture's E-step does not need it
     )
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_sufficient_stats(warm_benchmark, name):
-    X, params, covariance_type = _case(name)
-    warm_benchmark(_kernels.sufficient_stats, *_stats_args(X, params, covariance_type))
+    X, components = _case(name)
+    warm_benchmark(_kernels.sufficient_stats, *_stats_args(X, components))
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_sufficient_stats_w2_covariance_types(warm_benchmark, covariance_type):
-    X, params, covariance_type = _case("W2", covariance_type)
-    warm_benchmark(_kernels.sufficient_stats, *_stats_args(X, params, covariance_type))
+    X, components = _case("W2", covariance_type)
+    warm_benchmark(_kernels.sufficient_stats, *_stats_args(X, components))
 
 
 @pytest.mark.parametrize("want_resp", [False, True], ids=["log_prob", "with_resp"])
 @pytest.mark.parametrize("name", ["W1", "W2", "W3"])
 def test_score_samples(warm_benchmark, name, want_resp):
-    X, params, covariance_type = _case(name)
-    means, prec_tri, prec_diag, log_norm = kernel_args(params, covariance_type)
+    X, components = _case(name)
+    means, prec_tri, prec_diag, log_norm = components.kernel_args()
     n_samples, n_components = X.shape[0], means.shape[0]
     log_prob = np.empty(n_samples)
     labels = np.empty(n_samples, dtype=np.int64)

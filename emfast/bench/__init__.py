@@ -5,9 +5,10 @@ by side, in the same run, on the standard workloads of
 :mod:`emfast.workloads`:
 
 * **One EM iteration** (E-step + M-step) from identical initial parameters:
-  emfast's fused statistics pass (:func:`emfast._em.e_step_stats`) plus its
-  M-step (:func:`emfast._em.m_step`), under one BLAS thread as in emfast's
-  ``fit``; sklearn's ``_e_step`` plus ``_m_step`` after ``_set_parameters``.
+  emfast's fused statistics pass plus its M-step (:func:`emfast._em.em_step`
+  of ``GaussianMixture``'s model on the array), under one BLAS thread as in
+  emfast's ``fit``; sklearn's ``_e_step`` plus ``_m_step`` after
+  ``_set_parameters``.
   The median over repeats is reported, with the ratio.
 * **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`), against
   this machine's float64 matrix-multiply rate (:func:`matmul_gflops`).

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._params import Params, compute_precision_cholesky
+from .._covariance import compute_precision_cholesky
 from ..workloads import WORKLOADS, make_workload
 
 MIB = 2**20
@@ -192,7 +192,10 @@ def precisions_from_parameters(parameters, covariance_type: str):
 
 
 def emfast_iteration(X, parameters, covariance_type: str):
-    """One EM iteration of emfast: the fused E-step pass and the M-step.
+    """One EM iteration of emfast: the fused E-step pass and the M-step, as
+    ``fit`` runs it (:func:`emfast._em.em_step` of a
+    :class:`emfast.mixture.MixtureModel` on an
+    :class:`emfast._sources.ArraySource`).
 
     Parameters
     ----------
@@ -207,7 +210,7 @@ def emfast_iteration(X, parameters, covariance_type: str):
     -------
     log_likelihood : float
         Mean log-likelihood of X under ``parameters`` (the E-step's).
-    params : emfast._params.Params
+    params : emfast.mixture.Params
         The updated parameters.
 
     Examples
@@ -219,14 +222,23 @@ def emfast_iteration(X, parameters, covariance_type: str):
     >>> params.means.shape
     (4, 2)
     """
+    from .._sources import ArraySource
+
+    return mixture_iteration(ArraySource(X), parameters, covariance_type)
+
+
+def mixture_iteration(source, parameters, covariance_type: str):
+    """One EM iteration of ``GaussianMixture``'s model on a data source
+    (``emfast._sources``, ``emfast._dask``): (mean log-likelihood of the
+    E-step, updated :class:`emfast.mixture.Params`)."""
     from .. import _em
+    from ..mixture import MixtureModel, Params
 
     params = Params(*parameters)
-    log_likelihood, stats, tied_center = _em.e_step_stats(X, params, covariance_type)
-    new = _em.m_step(
-        stats, params.means, covariance_type, REG_COVAR, X.dtype, tied_center
+    model = MixtureModel(
+        len(params.weights), covariance_type, REG_COVAR, "kmeans", source.dtype
     )
-    return log_likelihood, new
+    return _em.em_step(model, source, params)
 
 
 def means_rel_diff(means, reference) -> float:

@@ -8,13 +8,13 @@ from time import perf_counter
 
 import numpy as np
 
-from .._params import Params
 from ._common import (
     REG_COVAR,
     alternating_times,
     emfast_iteration,
     initial_parameters,
     median_seconds,
+    mixture_iteration,
     one_blas_thread,
     reporter,
     run_record,
@@ -104,16 +104,18 @@ def missing_share(missing) -> tuple[float, int]:
     return float(missing.mean()), int(np.count_nonzero(missing.any(axis=1)))
 
 
-def emfast_missing_iteration(layout, parameters, covariance_type: str):
+def emfast_missing_iteration(source, parameters, covariance_type: str):
     """One EM iteration of emfast for values missing at random, as
     ``GaussianMixture(nan_policy='marginalize')`` runs it: the E-step over
-    the missingness patterns and the M-step.
+    the missingness patterns and the M-step (:func:`emfast._em.em_step` of a
+    :class:`emfast.mixture.MixtureModel` on the source).
 
     Parameters
     ----------
-    layout : emfast._missing.PatternLayout
-        The rows grouped by missingness pattern
-        (``emfast._missing.pattern_layout``, once per fit).
+    source : emfast._sources.PatternSource
+        The data with NaN; its rows grouped by missingness pattern
+        (``source.layout``, once per fit: the first iteration groups them,
+        later ones reuse the grouping).
     parameters : tuple
         ``(weights, means, covariances, precisions_cholesky)``.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
@@ -123,31 +125,22 @@ def emfast_missing_iteration(layout, parameters, covariance_type: str):
     -------
     log_likelihood : float
         Mean log-likelihood of the observed values under ``parameters``.
-    params : emfast._params.Params
+    params : emfast.mixture.Params
         The updated parameters.
 
     Examples
     --------
-    >>> from emfast._missing import pattern_layout
+    >>> from emfast._sources import PatternSource
     >>> from emfast.bench import benchmark_data, emfast_missing_iteration
     >>> from emfast.bench import initial_parameters, with_missing
     >>> X, _ = benchmark_data("W1", n_samples=1000)
-    >>> layout = pattern_layout(with_missing(X, 0.1), 4)
+    >>> source = PatternSource(with_missing(X, 0.1), None, 4)
     >>> ll, params = emfast_missing_iteration(
-    ...     layout, initial_parameters(X, 4, "full"), "full")
+    ...     source, initial_parameters(X, 4, "full"), "full")
     >>> params.means.shape
     (4, 2)
     """
-    from .. import _missing
-
-    params = Params(*parameters)
-    log_likelihood, stats = _missing.e_step_stats_missing(
-        layout, params, covariance_type
-    )
-    new = _missing.m_step_missing(
-        stats, params.means, covariance_type, REG_COVAR, layout.X.dtype
-    )
-    return log_likelihood, new
+    return mixture_iteration(source, parameters, covariance_type)
 
 
 def missing_cost(
@@ -207,7 +200,7 @@ def missing_cost(
     >>> r["n_patterns"], r["ratio"] == r["missing_seconds"] / r["complete_seconds"]
     (3, True)
     """
-    from .._missing import pattern_layout
+    from .._sources import PatternSource
 
     say = reporter(progress, f"{name} missing values")
     if repeat < 1:
@@ -224,10 +217,12 @@ def missing_cost(
         missing_fraction=missing_fraction,
         missing_rows=missing_rows,
     )
-    layouts = []
+    sources = []
 
     def group(_):
-        layouts[:] = [pattern_layout(X_missing, k)]
+        source = PatternSource(X_missing, None, k)
+        _ = source.layout  # the grouping, cached on the source
+        sources[:] = [source]
 
     with one_blas_thread():
         say("complete-data iteration")
@@ -237,10 +232,11 @@ def missing_cost(
         result["complete_seconds"] = median(complete.seconds)
         say("grouping the rows by missingness pattern")
         result["layout_seconds"] = median_seconds(group, repeat)
-        layout = layouts[0]
+        source = sources[0]
+        layout = source.layout
         say(f"marginalize iteration ({layout.n_patterns} patterns)")
         (marginalized,) = alternating_times(
-            [lambda: emfast_missing_iteration(layout, parameters, cov)], repeat
+            [lambda: emfast_missing_iteration(source, parameters, cov)], repeat
         )
         result["missing_seconds"] = median(marginalized.seconds)
     result["n_patterns"] = layout.n_patterns

@@ -12,9 +12,6 @@ from contextlib import ExitStack, contextmanager
 from statistics import median
 from time import perf_counter
 
-import numpy as np
-
-from .._params import Params
 from ..workloads import WORKLOADS, save_blobs
 from ._common import (
     MIB,
@@ -24,6 +21,7 @@ from ._common import (
     emfast_iteration,
     initial_parameters,
     means_rel_diff,
+    mixture_iteration,
     one_blas_thread,
     reporter,
     run_python,
@@ -384,16 +382,17 @@ def dask_chunk_rows(n_samples: int) -> int:
     return max(1, -(-n_samples // DASK_N_CHUNKS))
 
 
-def emfast_dask_iteration(e_step, parameters, covariance_type: str):
+def emfast_dask_iteration(source, parameters, covariance_type: str):
     """One EM iteration of emfast on a Dask array, as ``fit`` runs it: the
     statistics of every chunk (on the active Dask scheduler), summed, and
-    the M-step on the client.
+    the M-step on the client (:func:`emfast._em.em_step` of a
+    :class:`emfast.mixture.MixtureModel` on the source).
 
     Parameters
     ----------
-    e_step : callable
-        ``emfast._dask.make_e_step(X, None, covariance_type)`` of the Dask
-        array X.
+    source : emfast._dask.DaskSource
+        ``emfast._dask.DaskSource(X)`` of the Dask array X (its first
+        iteration also checks every value, as ``fit``'s does).
     parameters : tuple
         ``(weights, means, covariances, precisions_cholesky)``.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
@@ -403,31 +402,25 @@ def emfast_dask_iteration(e_step, parameters, covariance_type: str):
     -------
     log_likelihood : float
         Mean log-likelihood of X under ``parameters``.
-    params : emfast._params.Params
+    params : emfast.mixture.Params
         The updated parameters.
 
     Examples
     --------
     >>> import dask, dask.array as da
-    >>> from emfast._dask import make_e_step
+    >>> import numpy as np
+    >>> from emfast._dask import DaskSource
     >>> from emfast.bench import benchmark_data, emfast_dask_iteration
     >>> from emfast.bench import emfast_iteration, initial_parameters
     >>> X, _ = benchmark_data("W1", n_samples=1000)
     >>> p = initial_parameters(X, 4, "full")
-    >>> e_step = make_e_step(da.from_array(X, chunks=(300, 2)), None, "full")
+    >>> source = DaskSource(da.from_array(X, chunks=(300, 2)))
     >>> with dask.config.set(scheduler="sync"):
-    ...     ll, params = emfast_dask_iteration(e_step, p, "full")
+    ...     ll, params = emfast_dask_iteration(source, p, "full")
     >>> bool(np.allclose(params.means, emfast_iteration(X, p, "full")[1].means))
     True
     """
-    from .. import _em
-
-    params = Params(*parameters)
-    log_likelihood, stats, tied_center = e_step(params)
-    new = _em.m_step(
-        stats, params.means, covariance_type, REG_COVAR, np.float64, tied_center
-    )
-    return log_likelihood, new
+    return mixture_iteration(source, parameters, covariance_type)
 
 
 def _check_scheduler(scheduler: str) -> None:
@@ -539,7 +532,7 @@ def dask_overhead(
     import dask.array as da
     import numba
 
-    from .._dask import make_e_step
+    from .._dask import DaskSource
 
     say = reporter(progress, f"{name} Dask ({scheduler})")
     X, w, result = workload_case(name, n_samples, seed)
@@ -574,12 +567,12 @@ def dask_overhead(
                 wait(dX)
             result["n_workers"] = DASK_CLUSTER_WORKERS
         result["threads_per_worker"] = 1
-        e_step = make_e_step(dX, None, cov)
+        source = DaskSource(dX)
         say(f"in-memory and Dask iterations ({result['n_chunks']} chunks), in turn")
         in_memory, on_dask = alternating_times(
             (
                 lambda: emfast_iteration(X, parameters, cov),
-                lambda: emfast_dask_iteration(e_step, parameters, cov),
+                lambda: emfast_dask_iteration(source, parameters, cov),
             ),
             repeat,
         )
