@@ -156,7 +156,7 @@ def save_model(estimator, path: str | os.PathLike) -> Path:
     if type(estimator) not in _REGISTRY.values():
         raise TypeError(
             "save_model expects an emfast model "
-            f"({', '.join(c.__name__ for c in _REGISTRY.values())}), got "
+            f"({', '.join(sorted(c.__name__ for c in _REGISTRY.values()))}), got "
             f"{type(estimator).__name__}"
         )
     check_is_fitted(estimator)
