@@ -6,12 +6,40 @@ instead of run.
 """
 
 import os
+import re
+import warnings
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np
 import pytest
+import sklearn
 from hypothesis import HealthCheck, settings
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+# (major, minor) of the installed scikit-learn, for the few comparisons whose
+# expectations changed between the versions emfast supports (>= 1.6).
+SKLEARN_VERSION = tuple(
+    int(part) for part in re.match(r"(\d+)\.(\d+)", sklearn.__version__).groups()
+)
+
+
+def sklearn_lower_bounds(theirs, X):
+    """The lower bound after each iteration of a fitted sklearn mixture
+    (``n_init=1``, not warm-started), fitted on ``X``: its ``lower_bounds_``
+    (scikit-learn >= 1.7); before 1.7, which keeps only the last one, a replay
+    of the fit from the same start one iteration at a time (``warm_start``,
+    ``max_iter=1``: the same arithmetic, checked against ``lower_bounds_`` by
+    test_vs_sklearn.py::test_lower_bounds_like_sklearn_step_by_step)."""
+    if SKLEARN_VERSION >= (1, 7):
+        return list(theirs.lower_bounds_)
+    assert theirs.n_init == 1 and not theirs.warm_start
+    stepper = clone(theirs).set_params(max_iter=1, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return [stepper.fit(X).lower_bound_ for _ in range(theirs.n_iter_)]
+
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -67,7 +67,9 @@ def test_fit_predict_and_plot_as_subprocesses(tmp_path, data):
     figure = tmp_path / "fig.png"
     run("plot", model, npy, "-o", figure)
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    image = pytest.importorskip("matplotlib.image").imread(figure)
+    import matplotlib.image  # the test extra has matplotlib
+
+    image = matplotlib.image.imread(figure)
     assert image.shape[0] > 200 and image.shape[1] > 400
 
 
@@ -199,8 +201,10 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, data):
 
 
 def test_parquet_and_tsv_input(tmp_path, data):
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    # The test extra has pyarrow (.parquet input needs pyarrow >= 13).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     X, _, _ = data
     table = pa.table({"a": X[:, 0], "b": X[:, 1].astype(np.float32), "c": X[:, 2]})
     pq.write_table(table, tmp_path / "X.parquet")

@@ -3,14 +3,13 @@ worker processes, and on Dask's threaded scheduler."""
 
 import warnings
 
+import dask
+import dask.array as da
+import distributed
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
-
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
-dask = pytest.importorskip("dask")
 
 from emfast import GaussianMixture
 

@@ -140,7 +140,8 @@ def test_imputer_forwards_sample_weight():
 
 
 def test_imputer_in_a_pipeline_with_feature_names():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     X = data_with_holes(seed=1)
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     y = np.nan_to_num(X).sum(axis=1)

@@ -134,7 +134,8 @@ def test_round_trip_is_exact(fitted_models, blobs, tmp_path, covariance_type, dt
 
 
 def test_round_trip_with_feature_names(blobs, tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     df = pd.DataFrame(blobs, columns=["height", "weight"])
     original = GaussianMixture(3, random_state=0).fit(df)
     loaded = round_trip(original, tmp_path)

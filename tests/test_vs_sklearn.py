@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import reference as ref
-from conftest import COVARIANCE_TYPES, initial_params
+from conftest import COVARIANCE_TYPES, SKLEARN_VERSION, initial_params
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -22,6 +22,15 @@ from emfast import GaussianMixture
 PARAMS = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
+# scikit-learn 1.7 added ``lower_bounds_`` (the lower bound after each
+# iteration of the best initialization) and made a fit on float32 data keep
+# float32 throughout; 1.6 keeps only the final ``lower_bound_`` and returns
+# float64 attributes for float32 data unless the start is float32 and the
+# covariance 'diag' or 'spherical'. emfast has both behaviours of 1.7 on
+# every scikit-learn version.
+SKLEARN_HAS_LOWER_BOUNDS = SKLEARN_VERSION >= (1, 7)
+SKLEARN_KEEPS_FLOAT32 = SKLEARN_VERSION >= (1, 7)
+
 
 def fit_both(X, **kwargs):
     """Fit emfast and sklearn with the same arguments; warnings silenced."""
@@ -32,10 +41,26 @@ def fit_both(X, **kwargs):
     return ours, theirs
 
 
+def assert_same_lower_bounds(ours, theirs, *, rtol, first=0):
+    """``ours.lower_bounds_`` (one per iteration) against sklearn's from
+    ``first`` on; scikit-learn < 1.7 records only the last one, its
+    ``lower_bound_`` (``test_lower_bounds_like_sklearn_step_by_step``
+    compares the whole history there)."""
+    assert len(ours.lower_bounds_) == ours.n_iter_
+    if SKLEARN_HAS_LOWER_BOUNDS:
+        assert_allclose(
+            ours.lower_bounds_[first:], theirs.lower_bounds_[first:], rtol=rtol
+        )
+    else:
+        assert not hasattr(theirs, "lower_bounds_")
+        assert len(ours.lower_bounds_) == theirs.n_iter_
+        assert_allclose(ours.lower_bounds_[-1:], [theirs.lower_bound_], rtol=rtol)
+
+
 def assert_same_fit(ours, theirs, X, *, rtol_params=1e-4, rtol_lower_bound=1e-6):
     """Fitted attributes and every method agree (float64 tolerances)."""
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=rtol_lower_bound)
-    assert_allclose(ours.lower_bounds_, theirs.lower_bounds_, rtol=rtol_lower_bound)
+    assert_same_lower_bounds(ours, theirs, rtol=rtol_lower_bound)
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.converged_ == theirs.converged_
     for name in PARAMS:
@@ -78,6 +103,26 @@ def test_same_start_default_tol(blobs, covariance_type, start):
     assert_same_fit(ours, theirs, blobs)
 
 
+def test_lower_bounds_like_sklearn_step_by_step(blobs, covariance_type, start):
+    """Every entry of ``lower_bounds_`` is sklearn's lower bound after that
+    iteration, on every scikit-learn version: sklearn, warm-started, runs one
+    iteration per fit and reports its ``lower_bound_`` (the same arithmetic
+    as one fit; where sklearn records ``lower_bounds_`` (>= 1.7) the replay
+    is checked against it too)."""
+    kwargs = dict(n_components=3, covariance_type=covariance_type, tol=0, **start)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(max_iter=12, **kwargs).fit(blobs)
+        stepper = SkGaussianMixture(max_iter=1, warm_start=True, **kwargs)
+        replayed = [stepper.fit(blobs).lower_bound_ for _ in range(12)]
+        if SKLEARN_HAS_LOWER_BOUNDS:
+            theirs = SkGaussianMixture(max_iter=12, **kwargs).fit(blobs)
+            assert_allclose(replayed, theirs.lower_bounds_, rtol=1e-12)
+    assert len(ours.lower_bounds_) == 12
+    assert_allclose(ours.lower_bounds_, replayed, rtol=1e-6)
+    assert ours.lower_bound_ == ours.lower_bounds_[-1]
+
+
 def test_same_start_float32(blobs, covariance_type, start):
     """float32 data give float32 attributes, as in sklearn.
 
@@ -110,13 +155,14 @@ def test_same_start_float32(blobs, covariance_type, start):
     for name in PARAMS:
         assert getattr(ours, name).dtype == np.float32, name
         assert getattr(ours32, name).dtype == np.float32, name
-        assert getattr(theirs32, name).dtype == np.float32, name
+        if SKLEARN_KEEPS_FLOAT32:
+            assert getattr(theirs32, name).dtype == np.float32, name
     assert ours.predict_proba(X32).dtype == np.float32
     assert ours.score_samples(X32).dtype == np.float32
 
     # Against sklearn in float64 on the same values: float32 rounding only.
     assert_allclose(ours.lower_bound_, theirs64.lower_bound_, rtol=1e-12)
-    assert_allclose(ours.lower_bounds_, theirs64.lower_bounds_, rtol=1e-10)
+    assert_same_lower_bounds(ours, theirs64, rtol=1e-10)
     for name in PARAMS:
         assert_allclose(
             getattr(ours, name),
@@ -129,7 +175,7 @@ def test_same_start_float32(blobs, covariance_type, start):
 
     # Against sklearn's float32 arithmetic: its rounding errors, compounded.
     assert_allclose(ours32.lower_bound_, theirs32.lower_bound_, rtol=1e-5)
-    assert_allclose(ours32.lower_bounds_, theirs32.lower_bounds_, rtol=1e-5)
+    assert_same_lower_bounds(ours32, theirs32, rtol=1e-5)
     for name in PARAMS:
         assert_allclose(
             getattr(ours32, name),
@@ -150,11 +196,16 @@ def test_float32_attributes_like_sklearn(blobs, covariance_type):
         X32, n_components=3, covariance_type=covariance_type, random_state=0
     )
     for name in PARAMS:
-        assert getattr(ours, name).dtype == getattr(theirs, name).dtype, name
+        if SKLEARN_KEEPS_FLOAT32:
+            assert getattr(ours, name).dtype == getattr(theirs, name).dtype, name
         assert getattr(ours, name).dtype == np.float32, name
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-5)
     for method in ("predict_proba", "score_samples"):
-        assert getattr(ours, method)(X32).dtype == getattr(theirs, method)(X32).dtype
+        assert getattr(ours, method)(X32).dtype == np.float32
+        if SKLEARN_KEEPS_FLOAT32:
+            assert (
+                getattr(ours, method)(X32).dtype == getattr(theirs, method)(X32).dtype
+            )
     # float64 data scored by a float32 model: as sklearn, the data's dtype.
     assert ours.score_samples(blobs).dtype == theirs.score_samples(blobs).dtype
 
@@ -229,7 +280,7 @@ def test_n_init_keeps_best(blobs, capsys):
     # sum to n_components / n_samples), emfast's 1/n_components: the first
     # lower bound differs by log(n_samples / n_components), the
     # responsibilities and so every later iteration do not.
-    assert_allclose(ours.lower_bounds_[1:], theirs.lower_bounds_[1:], rtol=1e-9)
+    assert_same_lower_bounds(ours, theirs, rtol=1e-9, first=1)
     for name in PARAMS:
         assert_allclose(
             getattr(ours, name), getattr(theirs, name), rtol=1e-6, atol=1e-10
