@@ -166,7 +166,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._validate_params()
         random_state = check_random_state(self.random_state)
         if _dask.is_dask_array(X):
-            source, kept = self._dask_source(X, sample_weight, random_state), None
+            source, kept = self._dask_source(X, sample_weight), None
         else:
             source, kept = self._array_source(X, sample_weight)
         model = self._em_model(source)
@@ -236,7 +236,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         source = source_for(X, sample_weight, self.n_components, marginalize)
         # Rows with nothing observed are an error now, not in the first pass.
         getattr(source, "layout", None)
-        source.init_X  # noqa: B018 - computed once, before the weights check
+        source.init_rows  # noqa: B018 - computed once, before the weights check
         if sample_weight is not None:
             n_positive = int(np.count_nonzero(sample_weight))
             if n_positive < self.n_components:
@@ -247,7 +247,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 )
         return source, kept
 
-    def _dask_source(self, X, sample_weight, random_state):
+    def _dask_source(self, X, sample_weight):
         if self.nan_policy != "raise":
             raise ValueError(
                 f"nan_policy={self.nan_policy!r} is not supported for Dask "
@@ -266,7 +266,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             del self.feature_names_in_
         self.n_samples_omitted_ = 0
         sample_weight = _dask.check_dask_weights(sample_weight, X)
-        return _dask.DaskSource(X, sample_weight, random_state)
+        return _dask.DaskSource(X, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,9 +5,12 @@ Each EM iteration builds one task graph: the fused statistics kernel on every
 chunk of rows, then sums of the per-chunk statistics in a fixed tree (groups
 of ``_FAN_IN`` in chunk order), so the result depends neither on the scheduler
 nor on where the chunks ran. The client gets one set of statistics per
-iteration and runs the M-step. Initialization runs in memory on a random
-sample of at most ``_kmeans.SUBSAMPLE_SIZE`` rows (all rows when there are no
-more). Prediction maps the scoring kernel over the chunks and stays lazy.
+iteration and runs the M-step. The initialization makes the passes it makes
+in memory (``_kmeans.MemoryRows``) chunk by chunk (``DaskRows``): the same
+random draws, subsample and Lloyd iterations over all rows, so a Dask fit
+starts where the in-memory fit starts; data of at most
+``_kmeans.SUBSAMPLE_SIZE`` rows are initialized in memory. Prediction maps
+the scoring kernel over the chunks and stays lazy.
 
 Dask is imported only here, and only when a Dask array is passed.
 """
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from functools import cached_property
 from numbers import Integral
 
 import numba
 import numpy as np
 
-from ._kmeans import SUBSAMPLE_SIZE, sample_rows
+from . import _kernels, _kmeans
+from ._kmeans import MemoryRows
 from ._sources import GaussianStats, fused_pass, score_rows
 from ._validation import as_kernel_input
 
@@ -172,18 +177,32 @@ class DaskSource:
     (``check_dask_weights``): each E-step maps the fused kernel over the
     chunks and sums the statistics in a fixed tree (chunk order), one graph
     per iteration. The first pass also checks every value (NaN, inf,
-    weights). Predictions are lazy. The initialization sees a random sample
-    of at most ``SUBSAMPLE_SIZE`` rows (all rows when X has no more), drawn
-    with ``random_state`` when one is given."""
+    weights). Predictions are lazy. The initialization passes over the
+    chunks (``DaskRows``), or over the data in memory when X has at most
+    ``SUBSAMPLE_SIZE`` rows."""
 
-    def __init__(self, X, sample_weight=None, random_state=None):
+    def __init__(self, X, sample_weight=None):
         self.X = X
         self.sample_weight = sample_weight
         self._checked = False
-        if random_state is not None:
-            self.init_X, self.init_weight = _initial_sample(
-                X, sample_weight, random_state
-            )
+
+    @cached_property
+    def init_rows(self):
+        """The rows the initialization passes over: ``DaskRows``, or
+        ``_kmeans.MemoryRows`` of X computed when it has at most
+        ``SUBSAMPLE_SIZE`` rows."""
+        if n_rows(self.X) > _kmeans.SUBSAMPLE_SIZE:
+            return DaskRows(self.X, self.sample_weight)
+        from dask import compute
+
+        if self.sample_weight is None:
+            (X,) = compute(self.X)
+            weights = None
+        else:
+            X, weights = compute(self.X, self.sample_weight)
+        _check_values(X, weights)
+        _check_not_all_zero(weights)
+        return MemoryRows(as_kernel_input(np.asarray(X)), weights)
 
     @property
     def dtype(self):
@@ -205,7 +224,7 @@ class DaskSource:
         ((ll, ent, nk, sx, sxx, total),) = compute(_tree_sum(parts))
         self._checked = True
         if total <= 0:
-            raise ValueError("sample_weight must not be all zero")
+            raise ValueError(_ALL_ZERO)
         return GaussianStats(ll, ent, total, nk, sx, sxx, components.means, args[-1])
 
     def scores(self, components, what):
@@ -267,29 +286,215 @@ def _row_blocks(X, sample_weight):
     return list(zip(blocks, sample_weight.to_delayed().ravel()))
 
 
-def _initial_sample(X, sample_weight, random_state):
-    """A random sample of at most SUBSAMPLE_SIZE rows of X (all rows when X
-    has no more), in memory, with their weights; checked for finite values."""
-    n_samples = X.shape[0]
-    if n_samples <= SUBSAMPLE_SIZE:
-        rows = slice(None)
-    else:
-        rows = np.sort(sample_rows(n_samples, SUBSAMPLE_SIZE, random_state))
-    from dask import compute
-
-    if sample_weight is None:
-        (sample,) = compute(X[rows])
-        weights = None
-    else:
-        sample, weights = compute(X[rows], sample_weight[rows])
-    _check_values(sample, weights)
-    if weights is not None and not (weights > 0).any():
-        raise ValueError("sample_weight is zero on every row of the sample")
-    return as_kernel_input(np.asarray(sample)), weights
-
-
 def n_rows(X) -> int:
     n = X.shape[0]
     if not isinstance(n, Integral):
         n = int(n)
     return n
+
+
+_ALL_ZERO = "sample_weight must not be all zero"
+
+
+def _check_not_all_zero(weights):
+    if weights is not None and not (weights > 0).any():
+        raise ValueError(_ALL_ZERO)
+
+
+class DaskRows:
+    """The passes of ``_kmeans.MemoryRows`` over a Dask array's chunks (the
+    same attributes and methods): each pass maps a kernel over the chunks
+    and sums their results in the fixed tree of ``_tree_sum`` (chunk
+    order). k-means++'s per-row distances and the sample weights (when
+    draws need them) are held by the client, one float per row. The first
+    pass checks every value."""
+
+    def __init__(self, X, sample_weight=None):
+        self.X = X
+        self.sample_weight = sample_weight
+        self._checked = False
+
+    @property
+    def n_samples(self) -> int:
+        return n_rows(self.X)
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @cached_property
+    def weights(self):
+        """The sample weights, computed (checked), or None."""
+        if self.sample_weight is None:
+            return None
+        from dask import compute
+
+        (weights,) = compute(self.sample_weight)
+        weights = np.asarray(weights, dtype=np.float64)
+        if not np.isfinite(weights).all():
+            raise ValueError("sample_weight contains NaN or infinity.")
+        if (weights < 0).any():
+            raise ValueError("Negative values in data passed to `sample_weight`")
+        _check_not_all_zero(weights)
+        return weights
+
+    def take(self, indices):
+        """The rows at ``indices`` (in that order, repeats kept), computed
+        and checked: a C-contiguous array of X's dtype."""
+        from dask import compute
+
+        indices = np.asarray(indices, dtype=np.int64)
+        unique, inverse = np.unique(indices, return_inverse=True)
+        (rows,) = compute(self.X[unique])
+        rows = np.asarray(rows)
+        _check_values(rows, None)
+        return np.ascontiguousarray(rows[inverse.ravel()])
+
+    def feature_variance(self):
+        """The (weighted) variance of each feature."""
+        from dask import compute
+
+        X = self.X.astype(np.float64)
+        w = self.sample_weight
+        if w is None:
+            (variance,) = compute(X.var(axis=0))
+            return variance
+        total, weighted_sum = compute(w.sum(), (X * w[:, None]).sum(axis=0))
+        mean = weighted_sum / total
+        (scatter,) = compute((((X - mean) ** 2) * w[:, None]).sum(axis=0))
+        return scatter / total
+
+    def _sum(self, func, *args):
+        """func(block, weights, check, *args) summed over the chunks (a
+        tuple of arrays and numbers), in the fixed tree."""
+        from dask import compute, delayed
+
+        check = not self._checked
+        parts = [
+            delayed(func, pure=True)(b, w, check, *args)
+            for b, w in _row_blocks(self.X, self.sample_weight)
+        ]
+        (total,) = compute(_tree_sum(parts))
+        self._checked = True
+        return total
+
+    def update_closest(self, center, closest):
+        """closest[i] = min(closest[i], ||x_i - center||^2), in place (the
+        client's array; each chunk returns its part)."""
+        from dask import compute, delayed
+
+        check = not self._checked
+        bounds = _row_bounds(self.X)
+        parts = [
+            delayed(_chunk_closest, pure=True)(b, check, center, closest[lo:hi])
+            for b, (lo, hi) in zip(self.X.to_delayed().ravel(), bounds)
+        ]
+        for (lo, hi), part in zip(bounds, compute(*parts)):
+            closest[lo:hi] = part
+        self._checked = True
+
+    def candidate_potentials(self, candidates, closest):
+        """For each candidate c: sum_i w_i min(closest[i], ||x_i - c||^2)."""
+        bounds = _row_bounds(self.X)
+        pieces = [closest[lo:hi] for lo, hi in bounds]
+        from dask import compute, delayed
+
+        check = not self._checked
+        parts = [
+            delayed(_chunk_potentials, pure=True)(b, w, check, candidates, piece)
+            for (b, w), piece in zip(_row_blocks(self.X, self.sample_weight), pieces)
+        ]
+        (total,) = compute(_tree_sum(parts))
+        self._checked = True
+        return total[0]
+
+    def lloyd_step(self, centers):
+        """(counts, sums, inertia) of ``_kernels.lloyd_step`` over all rows."""
+        return self._sum(_chunk_lloyd, centers)
+
+    def resp_stats(self, centers, cov_code, center, resp_mode, seed):
+        """(nk, sx, sxx) as ``_kmeans.MemoryRows.resp_stats``. Random
+        responsibilities are drawn per block of rows from ``seed`` plus the
+        block's index in X: for them the chunks are cut at block
+        boundaries (a lazy rechunk), so every row gets the draws it gets in
+        memory."""
+        from dask import compute, delayed
+
+        X, w = self.X, self.sample_weight
+        seeds = [seed] * len(X.chunks[0])
+        if resp_mode == _kernels.RESP_RANDOM:
+            X, w = _block_aligned(X, w)
+            block = _kernels._block_rows(X.shape[1])
+            seeds = [seed + lo // block for lo, _ in _row_bounds(X)]
+        check = not self._checked
+        parts = [
+            delayed(_chunk_resp_stats, pure=True)(
+                b, w, check, centers, cov_code, center, resp_mode, chunk_seed
+            )
+            for (b, w), chunk_seed in zip(_row_blocks(X, w), seeds)
+        ]
+        (total,) = compute(_tree_sum(parts))
+        self._checked = True
+        return total
+
+
+def _row_bounds(X):
+    """(first row, end row) of each chunk of rows."""
+    ends = np.cumsum(X.chunks[0])
+    return list(zip([0, *ends[:-1].tolist()], ends.tolist()))
+
+
+def _block_aligned(X, sample_weight):
+    """X (and its weights) rechunked so that every chunk starts at a
+    multiple of the kernels' block of rows."""
+    block = _kernels._block_rows(X.shape[1])
+    n_samples = n_rows(X)
+    starts = sorted({lo - lo % block for lo, _ in _row_bounds(X)})
+    chunks = tuple(np.diff([*starts, n_samples]).tolist())
+    X = X.rechunk({0: chunks})
+    if sample_weight is not None:
+        sample_weight = sample_weight.rechunk((chunks,))
+    return X, sample_weight
+
+
+def _chunk_input(block, weights, check):
+    if check:
+        _check_values(block, weights)
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    return as_kernel_input(block), _kernels.weights_arg(w)
+
+
+def _chunk_closest(block, check, center, closest):
+    block, _ = _chunk_input(block, None, check)
+    closest = np.array(closest)  # the worker's own copy
+    with _kernel_threads():
+        _kernels.update_closest(block, center, closest)
+    return closest
+
+
+def _chunk_potentials(block, weights, check, candidates, closest):
+    block, w = _chunk_input(block, weights, check)
+    with _kernel_threads():
+        return (
+            _kernels.candidate_potentials(
+                block, candidates, np.ascontiguousarray(closest), w
+            ),
+        )
+
+
+def _chunk_lloyd(block, weights, check, centers):
+    block, w = _chunk_input(block, weights, check)
+    with _kernel_threads():
+        return _kernels.lloyd_step(block, centers, _kernels.NO_LABELS, w)
+
+
+def _chunk_resp_stats(block, weights, check, centers, cov_code, center, mode, seed):
+    """One chunk's ``MemoryRows.resp_stats`` (for random responsibilities
+    the chunk starts at a block boundary, and ``seed`` is X's seed plus the
+    index of that block)."""
+    if check:
+        _check_values(block, weights)
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    rows = MemoryRows(as_kernel_input(block), w)
+    with _kernel_threads():
+        return rows.resp_stats(centers, cov_code, center, mode, seed)

@@ -5,8 +5,10 @@ Each method gives either the statistics of initial responsibilities
 'random': random responsibilities normalised per point) or data points to
 start the components at ('random_from_data', 'k-means++'). A model turns
 either into its parameters (``initialize`` of ``mixture.MixtureModel`` and
-``bayesian.VariationalModel``). The methods run on the source's ``init_X``
-and weigh the points by its ``init_weight``.
+``bayesian.VariationalModel``). The methods run on the source's
+``init_rows`` (``_kmeans.MemoryRows`` in memory, ``_dask.DaskRows`` chunk by
+chunk: the same passes, so a start is the same on every source) and weigh
+the points by its sample weights.
 """
 
 from __future__ import annotations
@@ -50,45 +52,38 @@ class InitialPoints:
 def initial_responsibilities(
     source, n_components, covariance_type, init_params, random_state
 ):
-    """The start of ``init_params`` on ``source``'s initialization data:
+    """The start of ``init_params`` on ``source``'s initialization rows:
     ``GaussianStats`` of initial responsibilities, or ``InitialPoints``."""
-    X, sample_weight = source.init_X, source.init_weight
+    rows = source.init_rows
     if init_params == "kmeans":
-        centers = kmeans(X, n_components, random_state, sample_weight=sample_weight)
+        centers = kmeans(rows, n_components, random_state)
         return _stats_from_resp(
-            X, centers, covariance_type, _kernels.RESP_NEAREST, 0, sample_weight
+            rows, centers, covariance_type, _kernels.RESP_NEAREST, 0
         )
     if init_params == "random":
         seed = int(random_state.randint(np.iinfo(np.int32).max))
-        centers = np.tile(np.asarray(X[0], dtype=np.float64), (n_components, 1))
+        first = np.asarray(rows.take([0])[0], dtype=np.float64)
+        centers = np.tile(first, (n_components, 1))
         return _stats_from_resp(
-            X, centers, covariance_type, _kernels.RESP_RANDOM, seed, sample_weight
+            rows, centers, covariance_type, _kernels.RESP_RANDOM, seed
         )
     if init_params == "random_from_data":
         # sklearn's draws: the same random_state gives sklearn's points.
+        sample_weight = rows.weights
         p = None if sample_weight is None else sample_weight / sample_weight.sum()
-        indices = random_state.choice(X.shape[0], size=n_components, replace=False, p=p)
+        indices = random_state.choice(
+            rows.n_samples, size=n_components, replace=False, p=p
+        )
     else:  # k-means++
-        _, indices = kmeans_plusplus(X, n_components, random_state, sample_weight)
-    return InitialPoints(np.array(np.asarray(X[indices]), dtype=np.float64))
+        _, indices = kmeans_plusplus(rows, n_components, random_state)
+    return InitialPoints(np.array(rows.take(indices), dtype=np.float64))
 
 
-def _stats_from_resp(X, centers, covariance_type, mode, seed, sample_weight):
+def _stats_from_resp(rows, centers, covariance_type, mode, seed):
     center = np.ascontiguousarray(centers.mean(axis=0))
-    n_features = X.shape[1]
-    _, _, nk, sx, sxx = _kernels.sufficient_stats(
-        X,
-        centers,
-        np.empty((0, n_features, n_features)),
-        np.empty((0, n_features)),
-        np.zeros(centers.shape[0]),
-        KERNEL_CODES[covariance_type],
-        center,
-        mode,
-        _kernels.NO_LABELS,
-        seed,
-        _kernels.weights_arg(sample_weight),
-        False,
+    nk, sx, sxx = rows.resp_stats(
+        centers, KERNEL_CODES[covariance_type], center, mode, seed
     )
-    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    sample_weight = rows.weights
+    total = rows.n_samples if sample_weight is None else sample_weight.sum()
     return GaussianStats(0.0, 0.0, total, nk, sx, sxx, centers, center)

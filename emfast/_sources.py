@@ -15,9 +15,10 @@ imputation. A source is chosen once, when the data are validated
   values, conditional expectations of the missing ones.
 - ``_dask.DaskSource``: a Dask array, statistics chunk by chunk.
 
-Every source also has ``init_X`` and ``init_weight``: the in-memory data the
-initialization sees (the data itself, NaN filled in with column means, or a
-sample of a Dask array).
+Every source also has ``init_rows``: the rows the initialization passes
+over (``_kmeans.MemoryRows`` of the data itself or, with missing values, of
+the data with NaN filled in with column means; ``_dask.DaskRows`` of a Dask
+array's chunks).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from functools import cached_property
 import numpy as np
 
 from . import _covariance, _kernels, _missing
+from ._kmeans import MemoryRows
 
 # score() works through X in chunks of this many rows.
 _SCORE_CHUNK_ROWS = 1 << 20
@@ -166,11 +168,13 @@ class ArraySource:
 
     @property
     def init_X(self):
+        """The data the initialization and the priors' moments see."""
         return self.X
 
-    @property
-    def init_weight(self):
-        return self.sample_weight
+    @cached_property
+    def init_rows(self) -> MemoryRows:
+        """The rows the initialization passes over."""
+        return MemoryRows(self.init_X, self.sample_weight)
 
     @property
     def dtype(self):
@@ -227,7 +231,7 @@ class ArraySource:
     def moments(self):
         """(mean, covariance with ddof=1): weighted as frequency weights, so
         integer weights give the moments of the repeated rows."""
-        return _weighted_moments(self.init_X, self.init_weight)
+        return _weighted_moments(self.init_X, self.sample_weight)
 
 
 class PatternSource(ArraySource):

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from emfast import GaussianMixture
+from emfast import BayesianGaussianMixture, GaussianMixture, _kmeans
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 CENTRES = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 5.0, 5.0]])
@@ -135,6 +135,137 @@ def test_large_data_initialize_from_a_sample():
     found = gm.means_[np.argsort(gm.means_[:, 0] + 10 * gm.means_[:, 2])]
     expected = CENTRES[np.argsort(CENTRES[:, 0] + 10 * CENTRES[:, 2])]
     assert_allclose(found, expected, atol=0.05)
+
+
+INIT_PARAMS = ["kmeans", "k-means++", "random", "random_from_data"]
+
+
+def fit_memory_and_dask(model, X, chunks, sample_weight=None):
+    dX = da.from_array(X, chunks=chunks)
+    dw = None if sample_weight is None else da.from_array(sample_weight, chunks[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = model.fit(X, sample_weight=sample_weight)
+        a = {k: getattr(a, k) for k in ("lower_bounds_", "means_", "covariances_")}
+        b = model.fit(dX, sample_weight=dw)
+    return a, b
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
+def test_dask_start_equals_in_memory_start(monkeypatch, init_params, weighted):
+    """More rows than the in-memory initialization sample: the Dask fit
+    makes the in-memory start's passes over the chunks (k-means on a
+    subsample, then Lloyd iterations over all rows; k-means++ and the random
+    draws over all rows) and follows the in-memory fit. The chunks are not
+    aligned with the kernels' blocks of rows."""
+    monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
+    X = blobs(1500, seed=6)
+    w = np.random.default_rng(7).integers(0, 3, len(X)).astype(float)
+    model = GaussianMixture(3, init_params=init_params, max_iter=5, random_state=1)
+    with dask.config.set(scheduler="threads"):
+        a, b = fit_memory_and_dask(model, X, (1001, 3), w if weighted else None)
+    assert_allclose(b.lower_bounds_, a["lower_bounds_"], rtol=1e-10)
+    assert_allclose(b.means_, a["means_"], rtol=1e-10)
+    assert_allclose(b.covariances_, a["covariances_"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_partial_start_equals_in_memory(monkeypatch, covariance_type):
+    """means_init and weights_init without precisions_init: the covariances
+    come from the k-means start, which the Dask fit makes over the chunks
+    as the in-memory fit does over the rows."""
+    monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
+    X = blobs(1500, seed=8)
+    partial = {k: v for k, v in start(covariance_type).items() if k != "precisions_init"}
+    model = GaussianMixture(
+        3, covariance_type=covariance_type, max_iter=5, random_state=2, **partial
+    )
+    with dask.config.set(scheduler="threads"):
+        a, b = fit_memory_and_dask(model, X, (700, 3))
+    assert_allclose(b.lower_bounds_, a["lower_bounds_"], rtol=1e-10)
+    assert_allclose(b.means_, a["means_"], rtol=1e-10)
+    assert_allclose(b.covariances_, a["covariances_"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
+def test_dask_bayesian_start_equals_in_memory_start(monkeypatch, init_params):
+    monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
+    X = blobs(1500, seed=9)
+    model = BayesianGaussianMixture(
+        n_components=4, init_params=init_params, max_iter=5, random_state=3
+    )
+    with dask.config.set(scheduler="threads"):
+        a, b = fit_memory_and_dask(model, X, (999, 3))
+    assert_allclose(b.lower_bounds_, a["lower_bounds_"], rtol=1e-10)
+    assert_allclose(b.means_, a["means_"], rtol=1e-10)
+    assert_allclose(b.covariances_, a["covariances_"], rtol=1e-10)
+
+
+def test_dask_start_on_a_cluster_equals_in_memory_start(client, monkeypatch):
+    """The start's passes run on worker processes: the per-row distances of
+    k-means++ travel to the workers and back."""
+    monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
+    X = blobs(1500, seed=10)
+    for init_params in ("k-means++", "kmeans"):
+        model = GaussianMixture(3, init_params=init_params, max_iter=5, random_state=4)
+        a, b = fit_memory_and_dask(model, X, (1100, 3))
+        assert_allclose(b.lower_bounds_, a["lower_bounds_"], rtol=1e-10)
+        assert_allclose(b.means_, a["means_"], rtol=1e-10)
+
+
+def test_dask_rows_make_the_passes_of_memory_rows(monkeypatch):
+    """Each pass of DaskRows over unaligned chunks equals MemoryRows's over
+    the array (to the last bits of the sums' order)."""
+    from emfast import _dask, _kernels
+
+    monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
+    X = blobs(700, seed=12)
+    w = np.random.default_rng(13).uniform(0, 2, len(X))
+    dX, dw = da.from_array(X, chunks=333), da.from_array(w, chunks=333)
+    source = _dask.DaskSource(dX, dw)
+    rows, ref = source.init_rows, _kmeans.MemoryRows(X, w)
+    assert isinstance(rows, _dask.DaskRows)
+    assert rows.n_samples == ref.n_samples and rows.n_features == 3
+    assert_array_equal(rows.weights, w)
+    assert_array_equal(rows.take([5, 1999, 5, 0]), X[[5, 1999, 5, 0]])
+    assert_allclose(rows.feature_variance(), ref.feature_variance(), rtol=1e-12)
+    centers = CENTRES + 0.5
+    for got, want in zip(rows.lloyd_step(centers), ref.lloyd_step(centers)):
+        assert_allclose(got, want, rtol=1e-12)
+    closest, closest_ref = np.full(len(X), np.inf), np.full(len(X), np.inf)
+    rows.update_closest(centers[0], closest)
+    ref.update_closest(centers[0], closest_ref)
+    assert_array_equal(closest, closest_ref)
+    assert_allclose(
+        rows.candidate_potentials(centers[1:], closest),
+        ref.candidate_potentials(centers[1:], closest_ref),
+        rtol=1e-12,
+    )
+    center = centers.mean(axis=0)
+    for mode in (_kernels.RESP_NEAREST, _kernels.RESP_RANDOM):
+        for code in (_kernels.FULL, _kernels.TIED, _kernels.DIAG):
+            got = rows.resp_stats(centers, code, center, mode, 17)
+            want = ref.resp_stats(centers, code, center, mode, 17)
+            for g, r in zip(got, want):
+                assert_allclose(g, r, rtol=1e-12, atol=1e-9)
+
+
+def test_dask_start_checks_values(monkeypatch):
+    """NaN met by the start's first pass over the chunks is the clear error."""
+    monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
+    X = blobs(1500, seed=11)
+    X[2345, 2] = np.nan
+    dX = da.from_array(X, chunks=1000)
+    with dask.config.set(scheduler="threads"):
+        for init_params in INIT_PARAMS:
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                GaussianMixture(3, init_params=init_params, random_state=0).fit(dX)
+        with pytest.raises(ValueError, match="all zero"):
+            GaussianMixture(3, random_state=0).fit(
+                da.from_array(blobs(1500, seed=11), chunks=1000),
+                sample_weight=np.zeros(len(X)),
+            )
 
 
 def test_bad_dask_input():

@@ -27,7 +27,7 @@ def test_kmeans_finds_separated_blobs(monkeypatch, subsample_size):
     if subsample_size is not None:
         monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", subsample_size)
     X = blobs(1000)
-    centers = _kmeans.kmeans(X, 4, np.random.RandomState(0))
+    centers = _kmeans.kmeans(_kmeans.MemoryRows(X), 4, np.random.RandomState(0))
     assert np.all(match_centres(centers) < 0.2)
     labels = np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(axis=2), axis=1)
     # Each found centre is the mean of its points (Lloyd's fixed point).
@@ -38,14 +38,16 @@ def test_kmeans_finds_separated_blobs(monkeypatch, subsample_size):
 def test_kmeans_subsample_is_reproducible(monkeypatch):
     monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 300)
     X = blobs(1000)
-    a = _kmeans.kmeans(X, 4, np.random.RandomState(3))
-    b = _kmeans.kmeans(X, 4, np.random.RandomState(3))
+    a = _kmeans.kmeans(_kmeans.MemoryRows(X), 4, np.random.RandomState(3))
+    b = _kmeans.kmeans(_kmeans.MemoryRows(X), 4, np.random.RandomState(3))
     assert_array_equal(a, b)
 
 
 def test_kmeans_plusplus_picks_distinct_data_points():
     X = blobs(200)
-    centers, indices = _kmeans.kmeans_plusplus(X, 4, np.random.RandomState(0))
+    centers, indices = _kmeans.kmeans_plusplus(
+        _kmeans.MemoryRows(X), 4, np.random.RandomState(0)
+    )
     assert len(set(indices.tolist())) == 4
     assert_array_equal(centers, X[indices])
     # Greedy seeding on well-separated blobs puts one seed in each blob.
@@ -86,7 +88,11 @@ def test_nearest_centre_statistics_match_labels():
         )
         by_nearest = model.m_step(
             _stats_from_resp(
-                X, centers, covariance_type, _kernels.RESP_NEAREST, 0, None
+                _kmeans.MemoryRows(X),
+                centers,
+                covariance_type,
+                _kernels.RESP_NEAREST,
+                0,
             ),
             None,
         )
