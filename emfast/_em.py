@@ -45,6 +45,34 @@ def observe_iterations(callback: Callable[[int, int, float], None]):
 
 @dataclass
 class FitResult:
+    """What :func:`fit_em` returns: the best run of a fit.
+
+    Attributes
+    ----------
+    params : object
+        The model's parameters at the end of the best run (``Params``,
+        ``VariationalParams``).
+    converged : bool
+        Whether that run reached ``tol`` within ``max_iter``.
+    n_iter : int
+        Its number of iterations.
+    lower_bound : float
+        Its last lower bound.
+    lower_bounds : list of float
+        Its lower bound after each iteration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, fit_em, source_for
+    >>> X = np.random.default_rng(0).normal(size=(300, 2))
+    >>> result = fit_em(MixtureModel(1, "full", 1e-6, "kmeans", X.dtype),
+    ...                 source_for(X), tol=1e-3, max_iter=10, n_init=1,
+    ...                 random_state=np.random.RandomState(0))
+    >>> result.converged, result.n_iter, len(result.lower_bounds)
+    (True, 2, 2)
+    """
+
     params: Any
     converged: bool
     n_iter: int
@@ -54,7 +82,44 @@ class FitResult:
 
 def em_step(model, source, params):
     """One EM iteration: the E-step pass over the source with the current
-    parameters, then the M-step. Returns (lower bound, new parameters)."""
+    parameters, then the M-step, then the lower bound.
+
+    This is exactly one iteration of :func:`fit_em`'s loop (and of
+    scikit-learn's: its ``_e_step``, ``_m_step`` and
+    ``_compute_lower_bound``).
+
+    Parameters
+    ----------
+    model : MixtureModel or VariationalModel
+        The model.
+    source : ArraySource, PatternSource or DaskSource
+        The data.
+    params : Params or VariationalParams
+        The parameters entering the iteration.
+
+    Returns
+    -------
+    lower_bound : float
+        The model's lower bound from this E-step and the new parameters:
+        for a Gaussian mixture the (weighted) mean log-likelihood of the data
+        under ``params``, for a variational mixture the evidence lower bound
+        up to a constant.
+    new_params : Params or VariationalParams
+        The parameters after the M-step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, Params, em_step, source_for
+    >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+    >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+    >>> start = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+    ...                np.ones((2, 1)), np.ones((2, 1)))
+    >>> lower_bound, params = em_step(model, source_for(X), start)
+    >>> params.means.round(2)
+    array([[0.1],
+           [4.2]])
+    """
     stats = source.e_step(model.components(params), model.want_entropy)
     new_params = model.m_step(stats, params)
     return model.lower_bound(stats, new_params), new_params
@@ -116,9 +181,57 @@ def fit_em(
     best (largest final lower bound).
 
     With ``warm_params`` a single run starts from them (warm start).
-    Follows sklearn's loop exactly: each iteration runs the E-step with the
-    parameters entering it and the M-step, then computes its lower bound;
-    a run stops when the bound changes by less than ``tol``.
+    Follows sklearn's loop exactly: each iteration (:func:`em_step`) runs
+    the E-step with the parameters entering it and the M-step, then computes
+    its lower bound; a run stops when the bound changes by less than
+    ``tol``. BLAS is limited to one thread meanwhile. Iterations are
+    reported to the observer of :func:`observe_iterations`, if any.
+
+    Parameters
+    ----------
+    model : MixtureModel or VariationalModel
+        The model (its ``initialize`` gives each run's start).
+    source : ArraySource, PatternSource or DaskSource
+        The data.
+    tol : float
+        Convergence threshold on the change of the lower bound.
+    max_iter : int
+        Iterations per run at most; 0 keeps the last initialization.
+    n_init : int
+        Number of runs (ignored with ``warm_params``).
+    random_state : numpy.random.RandomState
+        Source of the initializations' randomness.
+    warm_params : Params or VariationalParams, optional
+        Start of a single run instead of ``model.initialize``.
+    warm_lower_bound : float, default=-inf
+        The lower bound of ``warm_params`` (for the first change).
+    verbose : int, default=0
+        scikit-learn's verbose messages: 1 for each initialization and
+        iteration, 2 also with times and changes.
+    verbose_interval : int, default=10
+        Iterations between messages.
+
+    Returns
+    -------
+    result : FitResult
+        The best run.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the best run did not converge (and ``max_iter`` > 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, fit_em, source_for
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(2, 1, (300, 1)), rng.normal(8, 1, (300, 1))])
+    >>> result = fit_em(MixtureModel(2, "full", 1e-6, "kmeans", X.dtype),
+    ...                 source_for(X), tol=1e-3, max_iter=100, n_init=2,
+    ...                 random_state=np.random.RandomState(0))
+    >>> np.sort(result.params.means.ravel()).round()
+    array([2., 8.])
     """
     # The M-step's small LAPACK calls run between parallel kernel passes; a
     # multi-threaded BLAS would spin against the kernels' threads (measured:

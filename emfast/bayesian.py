@@ -33,7 +33,21 @@ class VariationalParams:
     """The variational posterior's parameters, as sklearn stores them:
     weight_concentration is a pair of arrays (the Beta distributions of the
     stick-breaking weights) for 'dirichlet_process', one array for
-    'dirichlet_distribution'; degrees_of_freedom is a number for 'tied'."""
+    'dirichlet_distribution'; degrees_of_freedom is a number for 'tied'.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import BayesianGaussianMixture
+    >>> from emfast.engine import fitted_params
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> bgm = BayesianGaussianMixture(n_components=3, random_state=0).fit(X)
+    >>> params = fitted_params(bgm)
+    >>> type(params).__name__, len(params.weight_concentration)
+    ('VariationalParams', 2)
+    >>> bool(np.allclose(params.means, bgm.means_))
+    True
+    """
 
     weight_concentration: tuple | np.ndarray
     mean_precision: np.ndarray
@@ -45,7 +59,30 @@ class VariationalParams:
 
 @dataclass
 class Priors:
-    """The priors of the variational mixture, resolved against the data."""
+    """The priors of the variational mixture, resolved against the data.
+
+    Attributes
+    ----------
+    weight_concentration_prior : float
+        Dirichlet concentration (gamma for the Dirichlet process).
+    mean_precision_prior : float
+        Precision of the prior on the means (beta).
+    mean_prior : ndarray of shape (n_features,)
+        Prior on the means.
+    degrees_of_freedom_prior : float
+        Degrees of freedom of the Wishart prior (nu).
+    covariance_prior : ndarray or float
+        Prior on the covariances, shaped by covariance type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import Priors
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> priors = Priors(1 / 3, 1.0, X.mean(axis=0), 2.0, np.cov(X.T))
+    >>> priors.covariance_prior.shape
+    (2, 2)
+    """
 
     weight_concentration_prior: float
     mean_precision_prior: float
@@ -75,6 +112,39 @@ class VariationalModel:
     Gaussian and Wishart posteriors from the statistics; the lower bound is
     sklearn's (the evidence lower bound up to a constant), which needs the
     entropy of the responsibilities.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components (an upper bound on those used).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+    reg_covar : float
+        Added to the diagonal of the empirical covariances.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+        The start ``initialize`` computes.
+    dtype : dtype
+        The data's dtype.
+    weight_concentration_prior_type : {'dirichlet_process', \
+'dirichlet_distribution'}
+        The prior on the weights (``prior_type``).
+    priors : Priors
+        The priors, resolved against the data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import Priors, VariationalModel, fit_em, source_for
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(-4, 1, (300, 2)), rng.normal(4, 1, (300, 2))])
+    >>> priors = Priors(1 / 5, 1.0, X.mean(axis=0), 2.0, np.cov(X.T))
+    >>> model = VariationalModel(5, "full", 1e-6, "kmeans", X.dtype,
+    ...                          "dirichlet_process", priors)
+    >>> result = fit_em(model, source_for(X), tol=1e-3, max_iter=200,
+    ...                 n_init=1, random_state=np.random.RandomState(0))
+    >>> weights = model.components(result.params).weights
+    >>> int((weights > 0.05).sum())  # two components carry the data
+    2
     """
 
     want_entropy = True

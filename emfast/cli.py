@@ -1,10 +1,11 @@
 """The ``emfast`` command: ``emfast demo`` fits the W2 workload and prints the
 model, optionally side by side with scikit-learn; ``emfast bench`` times emfast
-against scikit-learn on the standard workloads (``--missing``: what values
-missing at random cost emfast's iteration; ``--impute``: how close imputed
-values are to the true ones, emfast against sklearn's imputers; ``--memmap``:
-the memory a fit adds on a memory-mapped file; ``--dask``: emfast's iteration
-on a Dask array against one in memory)."""
+against scikit-learn on the standard workloads (``--bayesian``: the same for
+``BayesianGaussianMixture``; ``--missing``: what values missing at random cost
+emfast's iteration; ``--impute``: how close imputed values are to the true
+ones, emfast against sklearn's imputers; ``--memmap``: the memory a fit adds
+on a memory-mapped file; ``--dask``: emfast's iteration on a Dask array
+against one in memory)."""
 
 from __future__ import annotations
 
@@ -119,7 +120,9 @@ def _add_bench_parser(subparsers) -> None:
             "emfast and of scikit-learn from identical initial parameters "
             "(median over --repeat), and print the ratio, emfast's achieved "
             "GFLOP/s against this machine's float64 matrix-multiply rate, and "
-            "the peak memory of a fit in a fresh process. With --startup, "
+            "the peak memory of a fit in a fresh process. With --bayesian, "
+            "the same for BayesianGaussianMixture instead (workload W2 unless "
+            "--workloads is given; goal: at least 20x). With --startup, "
             "measure start-up instead: import time, and the first fit in a "
             "fresh process with a warm, a cold and a read-only cache. With "
             "--end-to-end, compare default fits instead (k-means init, "
@@ -155,8 +158,8 @@ def _add_bench_parser(subparsers) -> None:
         default=None,
         metavar="W1,W2,...",
         help=(
-            "workloads to run (default: all six, W1-W6; with --end-to-end, "
-            "--missing or --dask: W2)"
+            "workloads to run (default: all six, W1-W6; with --bayesian, "
+            "--end-to-end, --missing or --dask: W2)"
         ),
     )
     bench.add_argument(
@@ -185,6 +188,16 @@ def _add_bench_parser(subparsers) -> None:
         "--no-memory",
         action="store_true",
         help="skip the peak-memory fits in fresh processes",
+    )
+    bench.add_argument(
+        "--bayesian",
+        action="store_true",
+        help=(
+            "run BayesianGaussianMixture instead of GaussianMixture: one "
+            "variational EM iteration (E-step, M-step, lower bound) of emfast "
+            "and sklearn from identical parameters (default workload W2), and "
+            "the peak memory of a fit in a fresh process"
+        ),
     )
     bench.add_argument(
         "--startup",
@@ -314,6 +327,7 @@ def _bench(args) -> int:
     modes = [
         flag
         for flag, given in (
+            ("--bayesian", args.bayesian),
             ("--end-to-end", args.end_to_end),
             ("--startup", args.startup),
             ("--missing", args.missing),
@@ -341,7 +355,19 @@ def _bench(args) -> int:
     if args.impute and args.workloads is not None:
         raise ValueError("--impute runs its own data sets; drop --workloads")
     start = perf_counter()
-    if args.end_to_end:
+    if args.bayesian:
+        results = bench.run_bayesian(
+            args.workloads,
+            quick=args.quick,
+            n_samples=args.n_samples,
+            repeat=args.repeat,
+            sklearn=not args.no_sklearn,
+            memory=not args.no_memory,
+            seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_bayesian(results))
+    elif args.end_to_end:
         results = bench.run_end_to_end(
             args.workloads,
             quick=args.quick,
@@ -442,33 +468,20 @@ def _print_model(gm) -> None:
 def _time_one_iteration(gm, X) -> tuple[float, float]:
     """Seconds of one E-step + M-step of emfast and of sklearn, both from the
     parameters of the fitted emfast model ``gm``."""
-    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    from .bench import sklearn_estimator, time_em_step, time_sklearn_step
+    from .engine import fitted_params, model_for, source_for
 
-    from ._em import em_step
-    from ._sources import ArraySource
-
-    X = np.ascontiguousarray(X).view()
-    X.flags.writeable = False  # the form the fitted kernels were compiled for
-    source = ArraySource(X)
-    model = gm._em_model(source)
-    params = gm._get_parameters()
-    start = perf_counter()
-    em_step(model, source, params)
-    t_ours = perf_counter() - start
-
-    sk = SkGaussianMixture(
-        gm.n_components, covariance_type=gm.covariance_type, reg_covar=gm.reg_covar
+    source = source_for(X)
+    ours = time_em_step(
+        model_for(gm, source), source, fitted_params(gm), repeat=1, warm_up=False
     )
-    sk._set_parameters(
-        tuple(
-            np.array(a, copy=True)
-            for a in (gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
-        )
+    parameters = (gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
+    theirs = time_sklearn_step(
+        lambda: sklearn_estimator(parameters, gm.covariance_type, gm.reg_covar),
+        X,
+        repeat=1,
     )
-    start = perf_counter()
-    _, log_resp = sk._e_step(X)
-    sk._m_step(X, log_resp)
-    return t_ours, perf_counter() - start
+    return ours.seconds[0], theirs.seconds[0]
 
 
 def _demo(args) -> int:

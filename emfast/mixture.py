@@ -28,10 +28,31 @@ from ._sources import Components, GaussianStats
 from ._validation import check_means, check_precisions, check_weights
 
 
-
 @dataclass
 class Params:
-    """Mixture parameters in float64, as sklearn stores them."""
+    """Mixture parameters in float64, as sklearn stores them.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_components,)
+        The mixing weights.
+    means : ndarray of shape (n_components, n_features)
+        The means.
+    covariances : ndarray or None
+        The covariances, shaped by covariance type (as ``covariances_``).
+    precisions_cholesky : ndarray
+        Cholesky factors of the precisions (as ``precisions_cholesky_``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import Params, compute_precision_cholesky
+    >>> covariances = np.array([[1.0, 2.0], [4.0, 1.0]])  # 'diag'
+    >>> params = Params(np.array([0.3, 0.7]), np.zeros((2, 2)), covariances,
+    ...                 compute_precision_cholesky(covariances, "diag"))
+    >>> params.precisions_cholesky[1]
+    array([0.5, 1. ])
+    """
 
     weights: np.ndarray
     means: np.ndarray
@@ -45,6 +66,37 @@ class MixtureModel:
 
     ``weights_init``, ``means_init`` and ``precisions_init`` (validated, or
     None) take precedence over the start of ``init_params``, as in sklearn.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+    reg_covar : float
+        Added to the diagonal of the covariances in the M-step.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+        The start ``initialize`` computes.
+    dtype : dtype
+        The data's dtype (float32 data give float32-rounded covariances,
+        as in sklearn).
+    weights_init, means_init, precisions_init : ndarray, optional
+        Validated user-supplied starting parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, source_for
+    >>> X = np.random.default_rng(0).normal(size=(500, 2))
+    >>> model = MixtureModel(3, "full", 1e-6, "kmeans", X.dtype)
+    >>> source = source_for(X)
+    >>> params = model.initialize(source, np.random.RandomState(0))
+    >>> stats = source.e_step(model.components(params))
+    >>> new_params = model.m_step(stats, params)
+    >>> new_params.means.shape, float(new_params.weights.sum())
+    ((3, 2), 1.0)
+    >>> bool(model.lower_bound(stats, new_params) < 0)
+    True
     """
 
     want_entropy = False

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 
-from emfast._dask import DaskSource
-from emfast._sources import PatternSource
 from emfast.bench import (
     MEMMAP_N_SAMPLES,
+    bayesian_start,
     benchmark_data,
     dask_chunk_rows,
     dask_overhead,
@@ -24,21 +23,26 @@ from emfast.bench import (
     memmap_rss,
     missing_cost,
     precisions_from_parameters,
+    sklearn_bayesian_estimator,
     sklearn_estimator,
     sklearn_iteration,
     with_missing,
 )
+from emfast.engine import ArraySource, DaskSource, PatternSource, em_step
 from emfast.workloads import WORKLOADS
 
 __all__ = [
     "MEMMAP_N_SAMPLES",
     "WORKLOAD_NAMES",
+    "ArraySource",
     "DaskSource",
     "PatternSource",
+    "bayesian_start",
     "bench_scale",
     "benchmark_data",
     "dask_chunk_rows",
     "dask_overhead",
+    "em_step",
     "emfast_dask_iteration",
     "emfast_iteration",
     "emfast_missing_iteration",
@@ -48,6 +52,7 @@ __all__ = [
     "missing_cost",
     "precisions_from_parameters",
     "scaled_n_samples",
+    "sklearn_bayesian_estimator",
     "sklearn_estimator",
     "sklearn_iteration",
     "with_missing",

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from emfast import _kernels
-from emfast._sources import Components
 from emfast.bench import benchmark_data, initial_parameters
+from emfast.engine import Components
 from emfast.workloads import WORKLOADS
 
 N_SAMPLES = 50_000

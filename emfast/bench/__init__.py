@@ -5,11 +5,18 @@ by side, in the same run, on the standard workloads of
 :mod:`emfast.workloads`:
 
 * **One EM iteration** (E-step + M-step) from identical initial parameters:
-  emfast's fused statistics pass plus its M-step (:func:`emfast._em.em_step`
+  emfast's fused statistics pass plus its M-step (:func:`emfast.engine.em_step`
   of ``GaussianMixture``'s model on the array), under one BLAS thread as in
   emfast's ``fit``; sklearn's ``_e_step`` plus ``_m_step`` after
   ``_set_parameters``.
-  The median over repeats is reported, with the ratio.
+  The median over repeats is reported, with the ratio. Both libraries'
+  iterations are timed by the same two functions, :func:`time_em_step` (any
+  engine model on any source) and :func:`time_sklearn_step`, which
+  ``emfast demo --compare`` uses too.
+* **BayesianGaussianMixture** (:func:`bayesian_workload`,
+  :func:`run_bayesian`): one variational iteration of both libraries from
+  identical parameters (:func:`bayesian_start`), and the peak memory of a
+  fit in a fresh process.
 * **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`), against
   this machine's float64 matrix-multiply rate (:func:`matmul_gflops`).
 * **Peak memory** of a fit in a fresh process (:func:`fit_peak_rss`).
@@ -41,7 +48,8 @@ by side, in the same run, on the standard workloads of
 
 The functions return plain dicts (what ``emfast bench --json`` saves);
 :func:`format_results` and :func:`format_startup` turn them into the tables
-the command prints; :func:`format_end_to_end` that of the end-to-end fits,
+the command prints; :func:`format_bayesian` those of
+``BayesianGaussianMixture``, :func:`format_end_to_end` that of the end-to-end fits,
 :func:`format_missing_cost` that of the missing values,
 :func:`format_impute_rmse` that of the imputation accuracy, and
 :func:`format_memmap_rss` and :func:`format_dask_overhead` those of the scale
@@ -49,25 +57,38 @@ benchmarks.
 
 Everything public is imported from here. The code lives in private modules,
 one a benchmark: ``_iteration`` (one iteration, GFLOP/s, peak memory),
-``_end_to_end``, ``_missing``, ``_imputation``, ``_scale`` (memory-mapped
+``_bayesian``, ``_end_to_end``, ``_missing``, ``_imputation``, ``_scale`` (memory-mapped
 file and Dask) and ``_startup``; on top of ``_common`` (machine, data,
-initial parameters, timing, fresh processes, the record a ``run_*`` returns)
-and ``_format`` (the machine line, Markdown tables and cells of the reports).
+initial parameters, the iteration timers, fresh processes, the record a
+``run_*`` returns) and ``_format`` (the machine line, Markdown tables and cells of the reports).
 """
 
 from __future__ import annotations
 
+from ._bayesian import (
+    BAYESIAN_SPEEDUP_GOAL,
+    BAYESIAN_WORKLOAD,
+    bayesian_start,
+    bayesian_workload,
+    format_bayesian,
+    run_bayesian,
+    sklearn_bayesian_estimator,
+)
 from ._common import (
     MIB,
     QUICK_DIVISOR,
     QUICK_DIVISORS,
     REG_COVAR,
+    Timed,
     benchmark_data,
     emfast_iteration,
     initial_parameters,
     machine_info,
     precisions_from_parameters,
     quick_n_samples,
+    sklearn_iteration,
+    time_em_step,
+    time_sklearn_step,
 )
 from ._end_to_end import (
     E2E_LOGLIK_RTOL,
@@ -90,6 +111,7 @@ from ._imputation import (
     two_clusters,
 )
 from ._iteration import (
+    PEAK_RSS_ESTIMATORS,
     fit_peak_rss,
     format_results,
     iteration_flops,
@@ -97,7 +119,6 @@ from ._iteration import (
     run,
     run_workload,
     sklearn_estimator,
-    sklearn_iteration,
 )
 from ._missing import (
     MISSING_FRACTION,
@@ -141,6 +162,8 @@ from ._startup import (
 )
 
 __all__ = [
+    "BAYESIAN_SPEEDUP_GOAL",
+    "BAYESIAN_WORKLOAD",
     "DASK_CLUSTER_WORKERS",
     "DASK_N_CHUNKS",
     "DASK_RATIO_GOAL",
@@ -163,11 +186,15 @@ __all__ = [
     "MISSING_FRACTION",
     "MISSING_RATIO_GOAL",
     "MISSING_REPEAT",
+    "PEAK_RSS_ESTIMATORS",
     "QUICK_DIVISOR",
     "QUICK_DIVISORS",
     "REG_COVAR",
     "STARTUP_N_SAMPLES",
     "STARTUP_WORKLOAD",
+    "Timed",
+    "bayesian_start",
+    "bayesian_workload",
     "benchmark_data",
     "dask_chunk_rows",
     "dask_overhead",
@@ -177,6 +204,7 @@ __all__ = [
     "end_to_end",
     "first_fit_overhead",
     "fit_peak_rss",
+    "format_bayesian",
     "format_dask_overhead",
     "format_end_to_end",
     "format_impute_rmse",
@@ -198,15 +226,19 @@ __all__ = [
     "quick_n_samples",
     "readonly_cache_check",
     "run",
+    "run_bayesian",
     "run_dask_overhead",
     "run_end_to_end",
     "run_impute_rmse",
     "run_memmap_rss",
     "run_missing_cost",
     "run_workload",
+    "sklearn_bayesian_estimator",
     "sklearn_estimator",
     "sklearn_iteration",
     "startup",
+    "time_em_step",
+    "time_sklearn_step",
     "two_clusters",
     "with_missing",
 ]

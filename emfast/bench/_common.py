@@ -14,7 +14,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._covariance import compute_precision_cholesky
+from ..engine import (
+    ArraySource,
+    MixtureModel,
+    Params,
+    compute_precision_cholesky,
+    em_step,
+)
 from ..workloads import WORKLOADS, make_workload
 
 MIB = 2**20
@@ -193,9 +199,9 @@ def precisions_from_parameters(parameters, covariance_type: str):
 
 def emfast_iteration(X, parameters, covariance_type: str):
     """One EM iteration of emfast: the fused E-step pass and the M-step, as
-    ``fit`` runs it (:func:`emfast._em.em_step` of a
-    :class:`emfast.mixture.MixtureModel` on an
-    :class:`emfast._sources.ArraySource`).
+    ``fit`` runs it (:func:`emfast.engine.em_step` of a
+    :class:`emfast.engine.MixtureModel` on an
+    :class:`emfast.engine.ArraySource`).
 
     Parameters
     ----------
@@ -210,7 +216,7 @@ def emfast_iteration(X, parameters, covariance_type: str):
     -------
     log_likelihood : float
         Mean log-likelihood of X under ``parameters`` (the E-step's).
-    params : emfast.mixture.Params
+    params : emfast.engine.Params
         The updated parameters.
 
     Examples
@@ -222,23 +228,25 @@ def emfast_iteration(X, parameters, covariance_type: str):
     >>> params.means.shape
     (4, 2)
     """
-    from .._sources import ArraySource
-
     return mixture_iteration(ArraySource(X), parameters, covariance_type)
+
+
+def mixture_model(parameters, covariance_type: str, dtype=np.float64):
+    """``GaussianMixture``'s model for ``parameters`` (:data:`REG_COVAR`),
+    and the parameters as its :class:`emfast.engine.Params`."""
+    params = Params(*parameters)
+    model = MixtureModel(
+        len(params.weights), covariance_type, REG_COVAR, "kmeans", dtype
+    )
+    return model, params
 
 
 def mixture_iteration(source, parameters, covariance_type: str):
     """One EM iteration of ``GaussianMixture``'s model on a data source
-    (``emfast._sources``, ``emfast._dask``): (mean log-likelihood of the
-    E-step, updated :class:`emfast.mixture.Params`)."""
-    from .. import _em
-    from ..mixture import MixtureModel, Params
-
-    params = Params(*parameters)
-    model = MixtureModel(
-        len(params.weights), covariance_type, REG_COVAR, "kmeans", source.dtype
-    )
-    return _em.em_step(model, source, params)
+    (:mod:`emfast.engine`): (mean log-likelihood of the E-step, updated
+    :class:`emfast.engine.Params`)."""
+    model, params = mixture_model(parameters, covariance_type, source.dtype)
+    return em_step(model, source, params)
 
 
 def means_rel_diff(means, reference) -> float:
@@ -350,15 +358,123 @@ def median_seconds(fn, repeat: int, setup=None) -> float:
 
 
 class Timed(NamedTuple):
-    seconds: list  # of each timed run
-    last: object  # the last run's return value
+    """Seconds of each timed run, and the last run's return value."""
+
+    seconds: list
+    last: object
 
 
-def alternating_times(functions, repeat: int) -> list[Timed]:
-    """Run each function once untimed (compilation, caches), then all of them
-    in turn ``repeat`` times, timed: a change in the load of a shared
-    machine then touches them alike."""
-    last = [fn() for fn in functions]
+def time_em_step(model, source, params, repeat: int = 3, warm_up: bool = True):
+    """Time EM iterations of an engine model, each from the same parameters.
+
+    Runs :func:`emfast.engine.em_step` of ``model`` on ``source`` from
+    ``params`` once untimed (``warm_up``: compilation or loading of the
+    kernels, caches), then ``repeat`` times timed, under one BLAS thread as
+    in emfast's ``fit``. Each run starts from ``params``, so every run does
+    the same work.
+
+    Parameters
+    ----------
+    model : emfast.engine.MixtureModel or emfast.engine.VariationalModel
+        The model.
+    source : emfast.engine.ArraySource, PatternSource or DaskSource
+        The data.
+    params : emfast.engine.Params or emfast.engine.VariationalParams
+        The parameters every iteration starts from.
+    repeat : int, default=3
+        Timed iterations.
+    warm_up : bool, default=True
+        Run one untimed iteration first.
+
+    Returns
+    -------
+    timed : Timed
+        ``seconds`` of each timed iteration and ``last``, the last
+        iteration's ``(lower_bound, new_params)``.
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, initial_parameters, time_em_step
+    >>> from emfast.engine import ArraySource, MixtureModel, Params
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> model = MixtureModel(4, "full", 1e-6, "kmeans", X.dtype)
+    >>> params = Params(*initial_parameters(X, 4, "full"))
+    >>> timed = time_em_step(model, ArraySource(X), params, repeat=2)
+    >>> len(timed.seconds), timed.last[1].means.shape
+    (2, (4, 2))
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    with one_blas_thread():
+        if warm_up:
+            em_step(model, source, params)
+        (timed,) = alternating_times(
+            [lambda: em_step(model, source, params)], repeat, warm_up=False
+        )
+    return timed
+
+
+def time_sklearn_step(new_estimator, X, repeat: int = 3):
+    """Time scikit-learn EM iterations, each on a fresh estimator.
+
+    ``new_estimator()`` (untimed) returns an estimator holding the starting
+    parameters (:func:`sklearn_estimator`,
+    :func:`sklearn_bayesian_estimator`); one iteration of its EM loop
+    (:func:`sklearn_iteration`) is timed, ``repeat`` times, with
+    scikit-learn's own thread settings. No warm-up: scikit-learn compiles
+    nothing.
+
+    Parameters
+    ----------
+    new_estimator : callable
+        Returns a scikit-learn mixture ready for :func:`sklearn_iteration`.
+    X : ndarray of shape (n_samples, n_features)
+        The data.
+    repeat : int, default=3
+        Timed iterations.
+
+    Returns
+    -------
+    timed : Timed
+        ``seconds`` of each iteration and ``last``, the last iteration's
+        ``(lower_bound, estimator)`` (the estimator after the iteration).
+
+    Examples
+    --------
+    >>> from emfast.bench import benchmark_data, initial_parameters
+    >>> from emfast.bench import sklearn_estimator, time_sklearn_step
+    >>> X, _ = benchmark_data("W1", n_samples=1000)
+    >>> p = initial_parameters(X, 4, "full")
+    >>> timed = time_sklearn_step(lambda: sklearn_estimator(p, "full"), X, 2)
+    >>> len(timed.seconds), timed.last[1].means_.shape
+    (2, (4, 2))
+    """
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    seconds = []
+    for _ in range(repeat):
+        sk = new_estimator()
+        start = perf_counter()
+        lower_bound = sklearn_iteration(sk, X)
+        seconds.append(perf_counter() - start)
+    return Timed(seconds, (lower_bound, sk))
+
+
+def sklearn_iteration(sk, X) -> float:
+    """One iteration of scikit-learn's EM loop, as its ``fit`` runs it:
+    ``_e_step``, ``_m_step`` and ``_compute_lower_bound``. Updates ``sk`` in
+    place and returns the lower bound (for ``GaussianMixture`` the E-step's
+    mean log-likelihood; see :func:`sklearn_estimator`)."""
+    log_prob_norm, log_resp = sk._e_step(X)
+    sk._m_step(X, log_resp)
+    return float(sk._compute_lower_bound(log_resp, log_prob_norm))
+
+
+def alternating_times(functions, repeat: int, warm_up: bool = True) -> list[Timed]:
+    """Run each function once untimed (``warm_up``: compilation, caches),
+    then all of them in turn ``repeat`` times, timed: a change in the load
+    of a shared machine then touches them alike."""
+    last = [fn() if warm_up else None for fn in functions]
     seconds = [[] for _ in functions]
     for _ in range(repeat):
         for i, fn in enumerate(functions):

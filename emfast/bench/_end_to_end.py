@@ -100,7 +100,7 @@ def end_to_end(
     """
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from ..mixture import GaussianMixture
+    from .. import GaussianMixture
 
     say = reporter(progress, f"{name} end to end")
     seeds = [int(s) for s in seeds]

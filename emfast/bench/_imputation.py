@@ -122,7 +122,7 @@ def _imputer(method: str, n_components: int, seed: int):
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 
-    from ..impute import GaussianMixtureImputer
+    from .. import GaussianMixtureImputer
 
     if method == "emfast":
         return GaussianMixtureImputer(n_components, random_state=seed)

@@ -12,21 +12,21 @@ from time import perf_counter
 
 import numpy as np
 
+from ..engine import ArraySource
 from ..workloads import WORKLOADS
 from ._common import (
     MIB,
     PROC_STATUS_FUNCTION,
     REG_COVAR,
-    alternating_times,
-    emfast_iteration,
     initial_parameters,
     machine_info,
     means_rel_diff,
-    median_seconds,
-    one_blas_thread,
+    mixture_model,
     reporter,
     run_python,
     run_record,
+    time_em_step,
+    time_sklearn_step,
     workload_case,
     workload_sizes,
 )
@@ -138,7 +138,7 @@ def iteration_flops(
 # One iteration of sklearn
 
 
-def sklearn_estimator(parameters, covariance_type: str):
+def sklearn_estimator(parameters, covariance_type: str, reg_covar: float = REG_COVAR):
     """A ``sklearn.mixture.GaussianMixture`` holding ``parameters`` (copies),
     ready for :func:`sklearn_iteration`.
 
@@ -155,41 +155,34 @@ def sklearn_estimator(parameters, covariance_type: str):
     from sklearn.mixture import GaussianMixture
 
     sk = GaussianMixture(
-        len(parameters[0]), covariance_type=covariance_type, reg_covar=REG_COVAR
+        len(parameters[0]), covariance_type=covariance_type, reg_covar=reg_covar
     )
     sk._set_parameters(tuple(np.array(p, copy=True) for p in parameters))
     return sk
 
 
-def sklearn_iteration(sk, X) -> float:
-    """One E-step and M-step of sklearn's EM loop; updates ``sk`` in place and
-    returns the E-step's mean log-likelihood (see :func:`sklearn_estimator`)."""
-    log_likelihood, log_resp = sk._e_step(X)
-    sk._m_step(X, log_resp)
-    return float(log_likelihood)
-
-
 # ---------------------------------------------------------------------------
 # Peak memory of a fit in a fresh process
 
-# argv: data.npy library n_components covariance_type max_iter
+# The estimators fit_peak_rss fits (both libraries have each).
+PEAK_RSS_ESTIMATORS = ("GaussianMixture", "BayesianGaussianMixture")
+
+# argv: data.npy library estimator n_components covariance_type max_iter
 _PEAK_RSS_SCRIPT = (
     PROC_STATUS_FUNCTION
     + r"""
-import json, sys, warnings
+import importlib, json, sys, warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-path, library, n_components, covariance_type, max_iter = sys.argv[1:6]
+path, library, estimator, n_components, covariance_type, max_iter = sys.argv[1:7]
 n_components, max_iter = int(n_components), int(max_iter)
-if library == "emfast":
-    from emfast import GaussianMixture
-else:
-    from sklearn.mixture import GaussianMixture
+module = importlib.import_module("emfast" if library == "emfast" else "sklearn.mixture")
+Estimator = getattr(module, estimator)
 
 def make(max_iter):
-    return GaussianMixture(n_components, covariance_type=covariance_type,
-                           max_iter=max_iter, random_state=0)
+    return Estimator(n_components=n_components, covariance_type=covariance_type,
+                     max_iter=max_iter, random_state=0)
 
 # Compile (emfast) or import lazily loaded modules (both) on a small slice.
 header = np.load(path, mmap_mode="r")
@@ -221,14 +214,20 @@ print(json.dumps({
 
 
 def fit_peak_rss(
-    X, n_components: int, covariance_type: str, library: str = "emfast", max_iter=100
+    X,
+    n_components: int,
+    covariance_type: str,
+    library: str = "emfast",
+    max_iter=100,
+    estimator: str = "GaussianMixture",
 ) -> dict:
-    """Peak memory of a ``GaussianMixture`` fit in a fresh process.
+    """Peak memory of a ``GaussianMixture`` (or ``BayesianGaussianMixture``)
+    fit in a fresh process.
 
     The data go to a temporary ``.npy`` file; a fresh Python process imports
     the library, fits a small slice (compilation, lazy imports), records its
     RSS (the baseline), resets the peak RSS (``/proc/self/clear_refs``),
-    ``np.load``-s the data and fits ``GaussianMixture(n_components,
+    ``np.load``-s the data and fits ``estimator(n_components=n_components,
     covariance_type=..., max_iter=max_iter, random_state=0)`` with the default
     k-means initialization. Linux only (``/proc/self/status``).
 
@@ -244,6 +243,9 @@ def fit_peak_rss(
         Whose ``GaussianMixture`` to fit.
     max_iter : int, default=100
         EM iterations at most.
+    estimator : {'GaussianMixture', 'BayesianGaussianMixture'}, \
+default='GaussianMixture'
+        The estimator class (of ``emfast`` or ``sklearn.mixture``).
 
     Returns
     -------
@@ -262,6 +264,10 @@ def fit_peak_rss(
     >>> m["within"], m["data_bytes"]
     (True, 80000)
     """
+    if estimator not in PEAK_RSS_ESTIMATORS:
+        raise ValueError(
+            f"Unknown estimator {estimator!r}; expected one of {PEAK_RSS_ESTIMATORS}"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data.npy")
         np.save(path, X)
@@ -269,6 +275,7 @@ def fit_peak_rss(
             _PEAK_RSS_SCRIPT,
             path,
             library,
+            estimator,
             str(n_components),
             covariance_type,
             str(max_iter),
@@ -345,10 +352,7 @@ def run_workload(
     result["flops"] = iteration_flops(*X.shape, k, cov)
 
     say("emfast iteration")
-    with one_blas_thread():
-        (ours,) = alternating_times(
-            [lambda: emfast_iteration(X, parameters, cov)], repeat
-        )
+    ours = time_em_step(*_mixture_case(X, parameters, cov), repeat)
     ll_emfast, params_emfast = ours.last
     t_emfast = result["emfast_seconds"] = median(ours.seconds)
     result["emfast_gflops"] = result["flops"] / t_emfast / 1e9
@@ -359,21 +363,14 @@ def run_workload(
 
     if sklearn:
         say("sklearn iteration")
-        estimators = []
-
-        def new_estimator():
-            estimators.append(sklearn_estimator(parameters, cov))
-            return estimators[-1]
-
-        lls = []
-        t_sklearn = median_seconds(
-            lambda sk: lls.append(sklearn_iteration(sk, X)), repeat, new_estimator
+        theirs = time_sklearn_step(
+            lambda: sklearn_estimator(parameters, cov), X, repeat
         )
-        sk = estimators[-1]
-        result["sklearn_seconds"] = t_sklearn
+        ll_sklearn, sk = theirs.last
+        t_sklearn = result["sklearn_seconds"] = median(theirs.seconds)
         result["speedup"] = t_sklearn / t_emfast
         result["means_rel_diff"] = means_rel_diff(params_emfast.means, sk.means_)
-        result["log_likelihood_diff"] = float(abs(ll_emfast - lls[-1]))
+        result["log_likelihood_diff"] = float(abs(ll_emfast - ll_sklearn))
     else:
         result["sklearn_seconds"] = result["speedup"] = None
         result["means_rel_diff"] = result["log_likelihood_diff"] = None
@@ -386,6 +383,13 @@ def run_workload(
             say("sklearn fit peak memory (fresh process, max_iter=1)")
             result["sklearn_memory"] = fit_peak_rss(X, k, cov, "sklearn", max_iter=1)
     return result
+
+
+def _mixture_case(X, parameters, covariance_type: str):
+    """(model, source, params) of :func:`emfast_iteration`, for
+    :func:`time_em_step`."""
+    model, params = mixture_model(parameters, covariance_type, X.dtype)
+    return model, ArraySource(X), params
 
 
 def run(
@@ -501,11 +505,11 @@ def format_results(results: dict) -> str:
             "loading the data (data included); emfast: default fit; sklearn: "
             "max_iter=1 (k-means + one iteration)"
         )
-        blocks += [[caption], _memory_table(measured)]
+        blocks += [[caption], memory_table(measured)]
     return paragraphs(*blocks, [wall_time(results["seconds"])])
 
 
-def _memory_table(results) -> list[str]:
+def memory_table(results) -> list[str]:
     """The peak-memory table of the results with an ``emfast_memory``."""
     rows = []
     for r in results:

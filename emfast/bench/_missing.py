@@ -8,16 +8,17 @@ from time import perf_counter
 
 import numpy as np
 
+from ..engine import ArraySource, PatternSource
 from ._common import (
     REG_COVAR,
-    alternating_times,
-    emfast_iteration,
     initial_parameters,
     median_seconds,
     mixture_iteration,
+    mixture_model,
     one_blas_thread,
     reporter,
     run_record,
+    time_em_step,
     workload_case,
     workload_sizes,
 )
@@ -107,12 +108,12 @@ def missing_share(missing) -> tuple[float, int]:
 def emfast_missing_iteration(source, parameters, covariance_type: str):
     """One EM iteration of emfast for values missing at random, as
     ``GaussianMixture(nan_policy='marginalize')`` runs it: the E-step over
-    the missingness patterns and the M-step (:func:`emfast._em.em_step` of a
-    :class:`emfast.mixture.MixtureModel` on the source).
+    the missingness patterns and the M-step (:func:`emfast.engine.em_step`
+    of a :class:`emfast.engine.MixtureModel` on the source).
 
     Parameters
     ----------
-    source : emfast._sources.PatternSource
+    source : emfast.engine.PatternSource
         The data with NaN; its rows grouped by missingness pattern
         (``source.layout``, once per fit: the first iteration groups them,
         later ones reuse the grouping).
@@ -125,12 +126,12 @@ def emfast_missing_iteration(source, parameters, covariance_type: str):
     -------
     log_likelihood : float
         Mean log-likelihood of the observed values under ``parameters``.
-    params : emfast.mixture.Params
+    params : emfast.engine.Params
         The updated parameters.
 
     Examples
     --------
-    >>> from emfast._sources import PatternSource
+    >>> from emfast.engine import PatternSource
     >>> from emfast.bench import benchmark_data, emfast_missing_iteration
     >>> from emfast.bench import initial_parameters, with_missing
     >>> X, _ = benchmark_data("W1", n_samples=1000)
@@ -200,8 +201,6 @@ def missing_cost(
     >>> r["n_patterns"], r["ratio"] == r["missing_seconds"] / r["complete_seconds"]
     (3, True)
     """
-    from .._sources import PatternSource
-
     say = reporter(progress, f"{name} missing values")
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
@@ -224,21 +223,18 @@ def missing_cost(
         _ = source.layout  # the grouping, cached on the source
         sources[:] = [source]
 
+    model, params = mixture_model(parameters, cov, X.dtype)
+    say("complete-data iteration")
+    complete = time_em_step(model, ArraySource(X), params, repeat)
+    result["complete_seconds"] = median(complete.seconds)
+    say("grouping the rows by missingness pattern")
     with one_blas_thread():
-        say("complete-data iteration")
-        (complete,) = alternating_times(
-            [lambda: emfast_iteration(X, parameters, cov)], repeat
-        )
-        result["complete_seconds"] = median(complete.seconds)
-        say("grouping the rows by missingness pattern")
         result["layout_seconds"] = median_seconds(group, repeat)
-        source = sources[0]
-        layout = source.layout
-        say(f"marginalize iteration ({layout.n_patterns} patterns)")
-        (marginalized,) = alternating_times(
-            [lambda: emfast_missing_iteration(source, parameters, cov)], repeat
-        )
-        result["missing_seconds"] = median(marginalized.seconds)
+    source = sources[0]
+    layout = source.layout
+    say(f"marginalize iteration ({layout.n_patterns} patterns)")
+    marginalized = time_em_step(model, source, params, repeat)
+    result["missing_seconds"] = median(marginalized.seconds)
     result["n_patterns"] = layout.n_patterns
     result["ratio"] = result["missing_seconds"] / result["complete_seconds"]
     result["goal"] = MISSING_RATIO_GOAL

@@ -12,6 +12,7 @@ from contextlib import ExitStack, contextmanager
 from statistics import median
 from time import perf_counter
 
+from ..engine import DaskSource
 from ..workloads import WORKLOADS, save_blobs
 from ._common import (
     MIB,
@@ -385,13 +386,13 @@ def dask_chunk_rows(n_samples: int) -> int:
 def emfast_dask_iteration(source, parameters, covariance_type: str):
     """One EM iteration of emfast on a Dask array, as ``fit`` runs it: the
     statistics of every chunk (on the active Dask scheduler), summed, and
-    the M-step on the client (:func:`emfast._em.em_step` of a
-    :class:`emfast.mixture.MixtureModel` on the source).
+    the M-step on the client (:func:`emfast.engine.em_step` of a
+    :class:`emfast.engine.MixtureModel` on the source).
 
     Parameters
     ----------
-    source : emfast._dask.DaskSource
-        ``emfast._dask.DaskSource(X)`` of the Dask array X (its first
+    source : emfast.engine.DaskSource
+        ``emfast.engine.DaskSource(X)`` of the Dask array X (its first
         iteration also checks every value, as ``fit``'s does).
     parameters : tuple
         ``(weights, means, covariances, precisions_cholesky)``.
@@ -402,14 +403,14 @@ def emfast_dask_iteration(source, parameters, covariance_type: str):
     -------
     log_likelihood : float
         Mean log-likelihood of X under ``parameters``.
-    params : emfast.mixture.Params
+    params : emfast.engine.Params
         The updated parameters.
 
     Examples
     --------
     >>> import dask, dask.array as da
     >>> import numpy as np
-    >>> from emfast._dask import DaskSource
+    >>> from emfast.engine import DaskSource
     >>> from emfast.bench import benchmark_data, emfast_dask_iteration
     >>> from emfast.bench import emfast_iteration, initial_parameters
     >>> X, _ = benchmark_data("W1", n_samples=1000)
@@ -531,8 +532,6 @@ def dask_overhead(
     import dask
     import dask.array as da
     import numba
-
-    from .._dask import DaskSource
 
     say = reporter(progress, f"{name} Dask ({scheduler})")
     X, w, result = workload_case(name, n_samples, seed)
