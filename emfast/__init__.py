@@ -2,7 +2,9 @@
 
 Drop-in replacements for :class:`sklearn.mixture.GaussianMixture` and
 :class:`sklearn.mixture.BayesianGaussianMixture` whose EM iterations run as
-fused, block-parallel Numba kernels.
+fused, block-parallel Numba kernels. :mod:`emfast.engine` is the EM engine
+under them (models, data sources, the EM driver) for other libraries;
+:mod:`emfast.bench` the benchmarks of ``emfast bench``.
 """
 
 from ._persist import load
