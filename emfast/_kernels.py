@@ -430,6 +430,91 @@ def _task_layout(n_samples, block, slot_doubles):
     return per_task, (n_blocks + per_task - 1) // per_task
 
 
+@jit()
+def _sxx_shape(cov_code, n_components, n_features):
+    """The shape of the second moments of a fused pass, by covariance code
+    (see ``sufficient_stats``)."""
+    if cov_code == FULL:
+        return (n_components, n_features, n_features)
+    if cov_code == TIED:
+        return (1, n_features, n_features)
+    return (n_components, 1, n_features)
+
+
+@jit()
+def _partial_sums(n_tasks, n_components, n_features, sxx_shape):
+    """One slot per task for each sum of a fused pass (log-likelihood,
+    entropy, nk, sx, sxx): a task adds only into its own slot."""
+    return (
+        np.zeros(n_tasks),
+        np.zeros(n_tasks),
+        np.zeros((n_tasks, n_components)),
+        np.zeros((n_tasks, n_components, n_features)),
+        np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2])),
+    )
+
+
+@jit()
+def _task_buffers(n_features, n_components, block):
+    """A task's scratch arrays: the transposed block, its centred and
+    weighted-centred copies, the responsibilities, the row work of
+    ``_block_normalize`` and the block's weights."""
+    return (
+        np.empty((n_features, block)),
+        np.empty((n_features, block)),
+        np.empty((n_features, block)),
+        np.empty((n_components, block)),
+        np.empty((5, block)),
+        np.empty(block),
+    )
+
+
+@jit()
+def _block_posterior(resp, n, work, weight, weighted, want_entropy):
+    """Normalise a block's log-densities (in ``resp``) into responsibilities;
+    returns the block's sums of log p(x) and (with ``want_entropy``, else 0)
+    of the responsibilities' entropy, each point weighted when
+    ``weighted``."""
+    _block_normalize(resp, n, work, want_entropy)
+    if weighted:
+        ll = 0.0
+        for b in range(n):
+            if weight[b] != 0.0:
+                ll += weight[b] * (work[0, b] + np.log(work[1, b]))
+    else:
+        ll = _block_log_likelihood(work, n)
+    entropy = 0.0
+    if want_entropy:
+        entropy = _block_entropy(work, n, weight, weighted)
+    return ll, entropy
+
+
+@jit()
+def _weigh_resp(resp, n, weight):
+    """resp[k, b] *= weight[b]."""
+    for k in range(resp.shape[0]):
+        for b in range(n):
+            resp[k, b] *= weight[b]
+
+
+@jit()
+def _reduce_parts(part_ll, part_ent, part_nk, part_sx, part_sxx):
+    """The per-task sums added in task order: (log_likelihood, entropy, nk,
+    sx, sxx)."""
+    log_likelihood = 0.0
+    entropy = 0.0
+    nk = np.zeros(part_nk.shape[1])
+    sx = np.zeros((part_sx.shape[1], part_sx.shape[2]))
+    sxx = np.zeros((part_sxx.shape[1], part_sxx.shape[2], part_sxx.shape[3]))
+    for t in range(part_ll.shape[0]):
+        log_likelihood += part_ll[t]
+        entropy += part_ent[t]
+        nk += part_nk[t]
+        sx += part_sx[t]
+        sxx += part_sxx[t]
+    return log_likelihood, entropy, nk, sx, sxx
+
+
 @jit(parallel=True)
 def sufficient_stats(
     X,
@@ -466,31 +551,21 @@ def sufficient_stats(
     n_samples, n_features = X.shape
     block = _block_rows(n_features)
     n_components = means.shape[0]
-    if cov_code == FULL:
-        sxx_shape = (n_components, n_features, n_features)
-    elif cov_code == TIED:
-        sxx_shape = (1, n_features, n_features)
-    else:
-        sxx_shape = (n_components, 1, n_features)
+    sxx_shape = _sxx_shape(cov_code, n_components, n_features)
     per_task, n_tasks = _task_layout(
         n_samples, block, sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
     )
     weighted = sample_weight.shape[0] == n_samples
-    part_ll = np.zeros(n_tasks)
-    part_ent = np.zeros(n_tasks)
-    part_nk = np.zeros((n_tasks, n_components))
-    part_sx = np.zeros((n_tasks, n_components, n_features))
-    part_sxx = np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
+    part_ll, part_ent, part_nk, part_sx, part_sxx = _partial_sums(
+        n_tasks, n_components, n_features, sxx_shape
+    )
 
     # One parallel region per pass: each task runs its blocks in order and
     # adds them into its own slot.
     for t in prange(n_tasks):
-        xt = np.empty((n_features, block))
-        diff = np.empty((n_features, block))
-        wdiff = np.empty((n_features, block))
-        resp = np.empty((n_components, block))
-        work = np.empty((5, block))
-        weight = np.empty(block)
+        xt, diff, wdiff, resp, work, weight = _task_buffers(
+            n_features, n_components, block
+        )
         first = t * per_task
         for blk in range(
             first, min(first + per_task, (n_samples + block - 1) // block)
@@ -505,17 +580,11 @@ def sufficient_stats(
                 _block_log_prob(
                     xt, n, means, prec_tri, prec_diag, log_norm, diff, work[0], resp
                 )
-                _block_normalize(resp, n, work, want_entropy)
-                if weighted:
-                    s = 0.0
-                    for b in range(n):
-                        if weight[b] != 0.0:
-                            s += weight[b] * (work[0, b] + np.log(work[1, b]))
-                    part_ll[t] += s
-                else:
-                    part_ll[t] += _block_log_likelihood(work, n)
-                if want_entropy:
-                    part_ent[t] += _block_entropy(work, n, weight, weighted)
+                ll, entropy = _block_posterior(
+                    resp, n, work, weight, weighted, want_entropy
+                )
+                part_ll[t] += ll
+                part_ent[t] += entropy
             elif resp_mode == RESP_LABELS:
                 _block_label_resp(labels, start, n, resp)
             elif resp_mode == RESP_NEAREST:
@@ -523,9 +592,7 @@ def sufficient_stats(
             else:
                 _block_random_resp(seed + blk, n, resp)
             if weighted:
-                for k in range(n_components):
-                    for b in range(n):
-                        resp[k, b] *= weight[b]
+                _weigh_resp(resp, n, weight)
             _block_stats(
                 xt,
                 n,
@@ -542,18 +609,7 @@ def sufficient_stats(
                 weighted,
             )
 
-    log_likelihood = 0.0
-    entropy = 0.0
-    nk = np.zeros(n_components)
-    sx = np.zeros((n_components, n_features))
-    sxx = np.zeros(sxx_shape)
-    for t in range(n_tasks):
-        log_likelihood += part_ll[t]
-        entropy += part_ent[t]
-        nk += part_nk[t]
-        sx += part_sx[t]
-        sxx += part_sxx[t]
-    return log_likelihood, entropy, nk, sx, sxx
+    return _reduce_parts(part_ll, part_ent, part_nk, part_sx, part_sxx)
 
 
 @jit()
@@ -827,26 +883,18 @@ def pattern_stats(
     block = _block_rows(n_features)
     n_components = means.shape[0]
     n_tasks = task_lo.shape[0]
-    if cov_code == FULL:
-        sxx_shape = (n_components, n_features, n_features)
-    else:
-        sxx_shape = (n_components, 1, n_features)
+    sxx_shape = _sxx_shape(cov_code, n_components, n_features)
     weighted = sample_weight.shape[0] == X.shape[0]
-    part_ll = np.zeros(n_tasks)
-    part_ent = np.zeros(n_tasks)
-    part_nk = np.zeros((n_tasks, n_components))
-    part_sx = np.zeros((n_tasks, n_components, n_features))
-    part_sxx = np.zeros((n_tasks, sxx_shape[0], sxx_shape[1], sxx_shape[2]))
+    part_ll, part_ent, part_nk, part_sx, part_sxx = _partial_sums(
+        n_tasks, n_components, n_features, sxx_shape
+    )
     for t in prange(n_tasks):
         p = task_pattern[t]
         tri = prec_tri[min(p, prec_tri.shape[0] - 1)]
         dia = prec_diag[min(p, prec_diag.shape[0] - 1)]
-        xt = np.empty((n_features, block))
-        diff = np.empty((n_features, block))
-        wdiff = np.empty((n_features, block))
-        resp = np.empty((n_components, block))
-        work = np.empty((5, block))
-        weight = np.empty(block)
+        xt, diff, wdiff, resp, work, weight = _task_buffers(
+            n_features, n_components, block
+        )
         scratch = np.empty((n_features, n_features))
         for start in range(task_lo[t], task_hi[t], block):
             n = min(block, task_hi[t] - start)
@@ -855,20 +903,11 @@ def pattern_stats(
                 for b in range(n):
                     weight[b] = sample_weight[order[start + b]]
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
-            _block_normalize(resp, n, work, want_entropy)
-            if want_entropy:
-                part_ent[t] += _block_entropy(work, n, weight, weighted)
+            ll, entropy = _block_posterior(resp, n, work, weight, weighted, want_entropy)
+            part_ll[t] += ll
+            part_ent[t] += entropy
             if weighted:
-                s = 0.0
-                for b in range(n):
-                    if weight[b] != 0.0:
-                        s += weight[b] * (work[0, b] + np.log(work[1, b]))
-                part_ll[t] += s
-                for k in range(n_components):
-                    for b in range(n):
-                        resp[k, b] *= weight[b]
-            else:
-                part_ll[t] += _block_log_likelihood(work, n)
+                _weigh_resp(resp, n, weight)
             _block_stats(
                 xt,
                 n,
@@ -898,18 +937,7 @@ def pattern_stats(
             ccov[min(p, ccov.shape[0] - 1)],
             scratch,
         )
-    log_likelihood = 0.0
-    entropy = 0.0
-    nk = np.zeros(n_components)
-    sx = np.zeros((n_components, n_features))
-    sxx = np.zeros(sxx_shape)
-    for t in range(n_tasks):
-        log_likelihood += part_ll[t]
-        entropy += part_ent[t]
-        nk += part_nk[t]
-        sx += part_sx[t]
-        sxx += part_sxx[t]
-    return log_likelihood, entropy, nk, sx, sxx
+    return _reduce_parts(part_ll, part_ent, part_nk, part_sx, part_sxx)
 
 
 @jit(parallel=True)
