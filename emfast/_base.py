@@ -13,14 +13,18 @@ as components (``_components``), and its own extras.
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _covariance, _dask
 from ._em import fit_em
+from ._init import INIT_PARAMS
 from ._jit import raise_interrupt
 from ._sources import Components, source_for
 from ._validation import as_kernel_input, check_sample_weight
@@ -28,6 +32,24 @@ from ._validation import as_kernel_input, check_sample_weight
 
 class BaseMixture(DensityMixin, BaseEstimator):
     """Shared fit, prediction and I/O of emfast's mixtures (not public)."""
+
+    # The constructor parameters every mixture has, as scikit-learn checks
+    # them; an estimator adds its own (``{**BaseMixture._parameter_constraints,
+    # ...}``).
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(_covariance.COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions(set(INIT_PARAMS))],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "nan_policy": [StrOptions({"raise", "omit", "marginalize"})],
+    }
 
     # Saving (``_persist``): constructor parameters that may be arrays, and
     # fitted attributes beyond weights_, means_, covariances_,

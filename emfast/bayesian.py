@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import ClassVar
 
 import numpy as np
@@ -13,7 +13,6 @@ from scipy.special import betaln, digamma, gammaln
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _covariance
 from ._base import BaseMixture
 from ._covariance import (
     compute_precision_cholesky,
@@ -22,7 +21,7 @@ from ._covariance import (
     precision_error_message,
     precisions_from_cholesky,
 )
-from ._init import INIT_PARAMS, InitialPoints, initial_responsibilities
+from ._init import InitialPoints, initial_responsibilities
 from ._persist import register
 from ._sources import Components, GaussianStats
 from ._validation import check_precision_matrix, check_shape
@@ -471,13 +470,7 @@ default='kmeans'
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(_covariance.COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions(set(INIT_PARAMS))],
+        **BaseMixture._parameter_constraints,
         "weight_concentration_prior_type": [
             StrOptions({"dirichlet_process", "dirichlet_distribution"})
         ],
@@ -493,11 +486,6 @@ default='kmeans'
             "array-like",
             Interval(Real, 0.0, None, closed="neither"),
         ],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "nan_policy": [StrOptions({"raise", "omit", "marginalize"})],
     }
 
     def __init__(
@@ -654,9 +642,9 @@ default='kmeans'
             degrees_of_freedom_prior = self.degrees_of_freedom_prior
         else:
             raise ValueError(
-                "The parameter 'degrees_of_freedom_prior' "
-                "should be greater than %d, but got %.3f."
-                % (n_features - 1, self.degrees_of_freedom_prior)
+                "The parameter 'degrees_of_freedom_prior' should be greater "
+                f"than {n_features - 1:d}, but got "
+                f"{self.degrees_of_freedom_prior:.3f}."
             )
         covariance_prior = self._check_covariance_prior(data_moments, n_features)
         return Priors(

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _covariance
 from ._base import BaseMixture
 from ._covariance import (
     compute_precision_cholesky,
@@ -22,7 +19,7 @@ from ._covariance import (
     precision_error_message,
     precisions_from_cholesky,
 )
-from ._init import INIT_PARAMS, InitialPoints, initial_responsibilities
+from ._init import InitialPoints, initial_responsibilities
 from ._persist import register
 from ._sources import Components, GaussianStats
 from ._validation import check_means, check_precisions, check_weights
@@ -312,21 +309,10 @@ default='kmeans'
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(_covariance.COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions(set(INIT_PARAMS))],
+        **BaseMixture._parameter_constraints,
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "nan_policy": [StrOptions({"raise", "omit", "marginalize"})],
     }
 
     def __init__(
