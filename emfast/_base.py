@@ -55,6 +55,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
     # fitted attributes beyond weights_, means_, covariances_,
     # precisions_cholesky_ and precisions_ (saved as float64 arrays).
     _array_params: tuple = ()
+    # What ``lower_bound_`` is, in words (plots and messages).
+    _lower_bound_name = "lower bound"
     _saved_extras: tuple = ()
 
     @classmethod

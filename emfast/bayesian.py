@@ -530,6 +530,7 @@ default='kmeans'
         self.nan_policy = nan_policy
 
     _array_params = ("mean_prior", "covariance_prior")
+    _lower_bound_name = "variational lower bound (ELBO)"
     _saved_extras = (
         "weight_concentration_",
         "mean_precision_",

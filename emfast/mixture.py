@@ -351,6 +351,7 @@ default='kmeans'
         self.nan_policy = nan_policy
 
     _array_params = ("weights_init", "means_init", "precisions_init")
+    _lower_bound_name = "mean log-likelihood"
 
     @classmethod
     def _check_loaded_params(cls, params, n_features):

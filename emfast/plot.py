@@ -37,6 +37,11 @@ def _points(gm, X, max_points, random_state):
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X.reshape(-1, 1)
+    if X.ndim != 2 or X.shape[1] != gm.n_features_in_:
+        raise ValueError(
+            f"X has shape {X.shape}; the model was fitted on "
+            f"{gm.n_features_in_} features"
+        )
     if np.isnan(X).any():
         X = gm.impute(X)
     if X.shape[0] > max_points:
@@ -58,7 +63,14 @@ def _ellipse_path(mean, cov, scale, n=100):
 
 
 def plot_mixture(
-    gm, X, ax=None, *, max_points=20_000, random_state=0, feature_names=None
+    gm,
+    X,
+    ax=None,
+    *,
+    max_points=20_000,
+    random_state=0,
+    feature_names=None,
+    min_weight=1e-3,
 ):
     """Draw the data with the fitted components.
 
@@ -84,6 +96,10 @@ def plot_mixture(
     feature_names : list of str, default=None
         Names for the axes (one or two features); ``gm.feature_names_in_``
         when the model has them, else "feature 0", "feature 1".
+    min_weight : float, default=1e-3
+        Components whose weight is below this are not drawn (a Bayesian
+        mixture leaves its unneeded components with weights near 0); the
+        title says how many were left out.
 
     Returns
     -------
@@ -108,12 +124,18 @@ def plot_mixture(
     )
     means = np.asarray(gm.means_, dtype=np.float64)
     weights = np.asarray(gm.weights_, dtype=np.float64)
+    shown = np.flatnonzero(weights >= min_weight)
+    hidden = (
+        f"; {gm.n_components - shown.size} with weight < {min_weight:g} not drawn"
+        if shown.size < gm.n_components
+        else ""
+    )
     if feature_names is None:
         feature_names = getattr(gm, "feature_names_in_", None)
     if feature_names is None:
         feature_names = [f"feature {j}" for j in range(n_features)]
     if n_features == 1:
-        _plot_1d(ax, X[:, 0], weights, means[:, 0], covs[:, 0, 0])
+        _plot_1d(ax, X[:, 0], weights, means[:, 0], covs[:, 0, 0], shown, hidden)
         ax.set_xlabel(str(feature_names[0]))
         return ax
     labels = gm.predict(X)
@@ -138,7 +160,7 @@ def plot_mixture(
         linewidths=0,
         rasterized=True,
     )
-    for k in range(gm.n_components):
+    for k in shown:
         for scale, style in zip(_SIGMAS, ("-", "--")):
             path = _ellipse_path(means[k], covs[k], scale)
             ax.plot(path[0], path[1], style, color="black", linewidth=1.0)
@@ -153,14 +175,14 @@ def plot_mixture(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(
-        f"{gm.n_components} components ({gm.covariance_type}); "
+        f"{gm.n_components} components ({gm.covariance_type}{hidden}); "
         "ellipses at 1 and 2 sigma, labels: component: weight",
         fontsize=9,
     )
     return ax
 
 
-def _plot_1d(ax, x, weights, means, variances):
+def _plot_1d(ax, x, weights, means, variances, shown, hidden):
     ax.hist(
         x,
         bins=min(100, max(10, int(np.sqrt(x.size)))),
@@ -172,9 +194,11 @@ def _plot_1d(ax, x, weights, means, variances):
     pad = 0.05 * (grid[-1] - grid[0] or 1.0)
     grid = np.linspace(grid[0] - pad, grid[-1] + pad, 500)
     total = np.zeros_like(grid)
-    for k, (w, m, v) in enumerate(zip(weights, means, variances)):
+    for k, (w, m, v) in enumerate(zip(weights, means, variances, strict=True)):
         density = w * np.exp(-0.5 * (grid - m) ** 2 / v) / np.sqrt(2 * np.pi * v)
         total += density
+        if k not in shown:
+            continue
         ax.plot(
             grid,
             density,
@@ -183,14 +207,15 @@ def _plot_1d(ax, x, weights, means, variances):
             label=f"component {k} (weight {w:.2f})",
         )
     ax.plot(grid, total, color="black", linewidth=1.5, label="mixture")
-    ax.set_title(f"{len(weights)} components: weighted densities", fontsize=9)
+    ax.set_title(f"{len(weights)} components{hidden}: weighted densities", fontsize=9)
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
 
 
 def plot_lower_bounds(gm, ax=None):
-    """Draw the mean log-likelihood (lower bound) after each EM iteration of
-    the kept initialization.
+    """Draw the lower bound after each EM iteration of the kept
+    initialization: the mean log-likelihood of a ``GaussianMixture``, the
+    variational lower bound of a ``BayesianGaussianMixture``.
 
     Parameters
     ----------
@@ -227,7 +252,7 @@ def plot_lower_bounds(gm, ax=None):
     formatter.set_scientific(False)
     ax.yaxis.set_major_formatter(formatter)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("mean log-likelihood")
+    ax.set_ylabel(getattr(gm, "_lower_bound_name", "lower bound"))
     ax.set_title(
         f"{'converged' if gm.converged_ else 'not converged'} after "
         f"{gm.n_iter_} iterations",

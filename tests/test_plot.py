@@ -26,3 +26,34 @@ def test_lower_bound_ticks_are_plain_numbers(tmp_path):
     assert len(set(labels)) == len(labels)
     np.testing.assert_allclose(values, ticks, rtol=0, atol=1e-12)
     assert all(-5.331 < v < -5.330 for v in values)
+
+
+def test_bayesian_plot_leaves_out_vanished_components_and_names_its_bound():
+    """A Bayesian mixture with more components than the data need: those
+    whose weight vanished are not drawn (the title says how many), and the
+    bound panel says it shows the variational lower bound."""
+    from emfast import BayesianGaussianMixture, GaussianMixture
+    from emfast.plot import plot_fit, plot_mixture
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 8.0])
+    bgm = BayesianGaussianMixture(
+        n_components=6, weight_concentration_prior=1e-3, random_state=0
+    ).fit(X)
+    shown = int(np.sum(bgm.weights_ >= 1e-3))
+    assert 2 <= shown < 6
+    ax = plot_mixture(bgm, X)
+    assert len(ax.lines) == 2 * shown
+    assert f"{6 - shown} with weight < 0.001 not drawn" in ax.get_title()
+    assert len(plot_mixture(bgm, X, min_weight=0.0).lines) == 12
+    bound_ax = plot_fit(bgm, X).axes[1]
+    assert bound_ax.get_ylabel() == "variational lower bound (ELBO)"
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    assert plot_fit(gm, X).axes[1].get_ylabel() == "mean log-likelihood"
+    bgm1 = BayesianGaussianMixture(
+        n_components=6, weight_concentration_prior=1e-3, random_state=0
+    ).fit(X[:, :1])
+    one = plot_mixture(bgm1, X[:, :1])
+    assert len(one.get_legend().get_texts()) == 2 + int(np.sum(bgm1.weights_ >= 1e-3))
+    with pytest.raises(ValueError, match="2 features"):
+        plot_mixture(bgm, X[:, :1])
