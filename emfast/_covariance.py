@@ -13,9 +13,9 @@ call it and never branch on the covariance type themselves.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from . import _kernels
 
@@ -112,12 +112,24 @@ def precisions_from_cholesky(precisions_cholesky, covariance_type):
 
 def covariances_from_cholesky(precisions_cholesky, covariance_type):
     """Covariances implied by precision Cholesky factors (for user-supplied
-    precisions, where the fit has not computed covariances yet)."""
-    if covariance_type == "full":
-        return np.stack([np.linalg.inv(u @ u.T) for u in precisions_cholesky])
-    if covariance_type == "tied":
-        return np.linalg.inv(precisions_cholesky @ precisions_cholesky.T)
-    return 1.0 / precisions_cholesky**2
+    precisions, where the fit has not computed covariances yet, and for the
+    marginal densities of float32 fits).
+
+    With precision U U^T, the covariance is V^T V for V = U^-1: a triangular
+    solve (condition number that of U) and a Gram product, symmetric and
+    positive semi-definite by construction. Inverting U U^T instead squares
+    the condition number: for an ill-conditioned component its small
+    eigenvalues come out wrong, even negative, so that the principal
+    sub-matrices of the marginal densities fail their Cholesky
+    factorisation."""
+    pc = np.asarray(precisions_cholesky, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        mats = pc if covariance_type == "full" else pc[None]
+        eye = np.eye(mats.shape[-1])
+        inverses = [solve_triangular(u, eye, lower=False) for u in mats]
+        out = np.stack([v.T @ v for v in inverses])
+        return out if covariance_type == "full" else out[0]
+    return 1.0 / pc**2
 
 
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):

@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import rq, solve_triangular
 
 from . import _kernels
 from ._covariance import KERNEL_CODES, log_det_cholesky, precision_error_message
@@ -40,9 +41,10 @@ class PatternLayout:
     order); pattern p holds order[bounds[p]:bounds[p + 1]]; obs[p] lists its
     observed features, then its missing ones (each increasing), n_obs[p] of
     the first kind. Task t covers order[task_lo[t]:task_hi[t]], within
-    pattern task_pattern[t]; tasks are not in row order. ``batches`` are (first pattern, end pattern,
-    first task, end task) ranges, each one kernel call. All of it depends on
-    the data and shapes only, never on the number of threads.
+    pattern task_pattern[t]; tasks are not in row order. ``batches`` are
+    (first pattern, end pattern, first task, end task) ranges, each one
+    kernel call. All of it depends on the data and shapes only, never on the
+    number of threads.
     """
 
     X: np.ndarray
@@ -220,21 +222,71 @@ def pattern_parameters(components, obs, n_obs):
         m = obs[ps, d_o:][:, None, :, None]
         o_t = np.swapaxes(o, 2, 3)
         m_t = np.swapaxes(m, 2, 3)
+        blocks = covs[comps, o, o_t]
         try:
-            lower = np.linalg.cholesky(covs[comps, o, o_t])
+            lower = np.linalg.cholesky(blocks)
+            failed = []
         except np.linalg.LinAlgError:
-            raise ValueError(precision_error_message(np.float64)) from None
+            lower, failed = _cholesky_where_possible(blocks)
         upper = np.swapaxes(np.linalg.inv(lower), 2, 3)  # (P', n_tri, d_o, d_o)
+        b = covs[comps, m, o_t] @ upper @ np.swapaxes(upper, 2, 3)  # (P', n_tri, m, o)
+        c = covs[comps, m, m_t] - b @ covs[comps, o, m_t]
+        for i, k in failed:
+            upper[i, k], b[i, k], c[i, k] = _marginal_from_precision(
+                tri[k], obs[ps[i]], d_o
+            )
         pp = ps[:, None, None, None]
         prec_tri[pp, comps, o, o_t] = upper
         log_det[ps] = np.log(np.diagonal(upper, axis1=2, axis2=3)).sum(axis=2)
-        b = covs[comps, m, o_t] @ upper @ np.swapaxes(upper, 2, 3)  # (P', n_tri, m, o)
         bmat[pp, comps, m, o_t] = b
-        ccov[pp, comps, m, m_t] = covs[comps, m, m_t] - b @ covs[comps, o, m_t]
+        ccov[pp, comps, m, m_t] = c
     log_norm = log_norm + log_det  # (P, K) + (P, n_tri)
     prec_diag = np.empty((1, 0, n_features))
     extra = entropy_const + log_det - full_log_det + np.zeros_like(log_norm)
     return prec_tri, prec_diag, log_norm, bmat, ccov, extra
+
+
+def _cholesky_where_possible(blocks):
+    """Cholesky factors of the blocks (..., d, d) one by one, where the
+    batch failed: (lower, failed), the identity in place of each block whose
+    factorisation fails, and the indices of those blocks. The others get the
+    same factors as in a batch."""
+    lower = np.empty_like(blocks)
+    failed = []
+    for index in np.ndindex(blocks.shape[:-2]):
+        try:
+            lower[index] = np.linalg.cholesky(blocks[index])
+        except np.linalg.LinAlgError:  # noqa: PERF203 - only after a batch failed
+            lower[index] = np.eye(blocks.shape[-1])
+            failed.append(index)
+    return lower, failed
+
+
+def _marginal_from_precision(precision_cholesky, order, n_obs):
+    """(marginal precision factor, B, conditional covariance) of one
+    component and pattern, from the precision's Cholesky factor U alone.
+
+    A principal sub-matrix of a positive-definite covariance is positive
+    definite, but its Cholesky factorisation in floating point can fail when
+    the full one did not: a component nearly singular in some direction,
+    or the covariances implied by float32 factors. Here nothing is inverted
+    but triangles. With the features in ``order`` (the ``n_obs`` observed
+    ones first), the RQ factorisation Pi U = W Q gives the precision
+    Pi U U^T Pi^T = W W^T with W = [[W_oo, W_om], [0, W_mm]] upper
+    triangular, so the marginal precision of the observed features is
+    W_oo W_oo^T, the conditional precision of the missing ones is
+    W_mm W_mm^T, and B = -P_mm^-1 P_mo = -W_mm^-T W_om^T."""
+    w, _ = rq(precision_cholesky[order], mode="economic")
+    w = w * np.sign(np.diag(w))  # columns signed for a positive diagonal
+    w_mm = w[n_obs:, n_obs:]
+    inv_mm = solve_triangular(w_mm, np.eye(len(w_mm)), lower=False)
+    b = -inv_mm.T @ w[:n_obs, n_obs:].T
+    ccov = inv_mm.T @ inv_mm
+    upper = w[:n_obs, :n_obs]
+    values = (upper, b, ccov)
+    if not (np.all(np.diag(w) > 0.0) and all(np.isfinite(v).all() for v in values)):
+        raise ValueError(precision_error_message(np.float64))
+    return values
 
 
 def pattern_sums(layout: PatternLayout, components, sample_weight, want_entropy):
