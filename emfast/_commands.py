@@ -286,9 +286,8 @@ def _print_summary(gm, X, names, path) -> None:
     )
     coords = names[:_SHOWN_COORDS] if names else [f"x{j}" for j in range(n_features)]
     more = " ..." if n_features > _SHOWN_COORDS else ""
-    print(
-        f"{'component':>9}  {'weight':>7}  mean ({', '.join(coords[:_SHOWN_COORDS])}{more})"
-    )
+    shown = ", ".join(coords[:_SHOWN_COORDS])
+    print(f"{'component':>9}  {'weight':>7}  mean ({shown}{more})")
     order = np.argsort(-np.asarray(gm.weights_))
     for k in order[:_SHOWN_COMPONENTS]:
         mean = ", ".join(f"{v:.4g}" for v in gm.means_[k][:_SHOWN_COORDS])

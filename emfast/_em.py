@@ -276,5 +276,6 @@ def fit_em(
             "Try different init parameters, or increase max_iter, "
             "tol, or check for degenerate data.",
             ConvergenceWarning,
+            stacklevel=5,  # the caller of fit (fit -> _fit -> _fit_unguarded)
         )
     return best

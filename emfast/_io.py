@@ -183,7 +183,7 @@ def _read_parquet(path: Path):
         ) from None
     try:
         table = pq.read_table(path)
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds
+    except Exception as exc:
         raise ValueError(f"{path}: not a readable parquet file ({exc})") from None
     columns = []
     for name, column in zip(table.column_names, table.columns):

@@ -89,7 +89,7 @@ def _load_tbb() -> bool:
         try:
             ctypes.CDLL(str(f.locate()), mode=getattr(ctypes, "RTLD_GLOBAL", 0))
             return True
-        except OSError:
+        except OSError:  # noqa: PERF203 - a few candidate paths, tried once
             continue
     return False
 

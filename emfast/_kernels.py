@@ -267,11 +267,11 @@ def _block_entropy(work, n, weight, weighted):
 
 @jit()
 def _block_random_resp(seed, n, resp):
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - Numba's per-thread generator
     for b in range(n):
         s = 0.0
         for k in range(resp.shape[0]):
-            r = np.random.random()
+            r = np.random.random()  # noqa: NPY002
             resp[k, b] = r
             s += r
         for k in range(resp.shape[0]):
@@ -541,7 +541,8 @@ def sufficient_stats(
 
     Returns ``(log_likelihood, entropy, nk, sx, sxx)``: the sum over points of
     log p(x); with ``want_entropy``, the sum over points of the entropy of
-    the responsibilities, -sum_k r_ik log r_ik (else 0); nk[k] = sum_i r_ik; sx[k] = sum_i r_ik (x_i - means[k]); and
+    the responsibilities, -sum_k r_ik log r_ik (else 0); nk[k] = sum_i r_ik;
+    sx[k] = sum_i r_ik (x_i - means[k]); and
     sxx, the second moments, by ``cov_code``: FULL (K, D, D) sum_i r_ik
     (x_i - means[k])(x_i - means[k])^T (lower triangle only); TIED (1, D, D)
     sum_i (x_i - center)(x_i - center)^T (lower triangle only); DIAG (K, 1, D)
@@ -903,7 +904,9 @@ def pattern_stats(
                 for b in range(n):
                     weight[b] = sample_weight[order[start + b]]
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
-            ll, entropy = _block_posterior(resp, n, work, weight, weighted, want_entropy)
+            ll, entropy = _block_posterior(
+                resp, n, work, weight, weighted, want_entropy
+            )
             part_ll[t] += ll
             part_ent[t] += entropy
             if weighted:

@@ -58,9 +58,7 @@ class MemoryRows:
 
     def candidate_potentials(self, candidates, closest):
         """For each candidate c: sum_i w_i min(closest[i], ||x_i - c||^2)."""
-        return _kernels.candidate_potentials(
-            self.X, candidates, closest, self._weights
-        )
+        return _kernels.candidate_potentials(self.X, candidates, closest, self._weights)
 
     def lloyd_step(self, centers):
         """(counts, sums, inertia) of ``_kernels.lloyd_step``."""

@@ -54,6 +54,7 @@ def register(format_name: str):
 
     return decorate
 
+
 _FLOAT_DTYPES = ("float32", "float64")
 _ARRAY_MARKER = "__ndarray__"
 _FITTED_ARRAYS = (

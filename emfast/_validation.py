@@ -15,7 +15,8 @@ from sklearn.utils import check_array
 def check_shape(param, param_shape, name):
     if param.shape != param_shape:
         raise ValueError(
-            f"The parameter '{name}' should have the shape of {param_shape}, but got {param.shape}"
+            f"The parameter '{name}' should have the shape of {param_shape}, "
+            f"but got {param.shape}"
         )
 
 
@@ -34,12 +35,14 @@ def check_weights(weights, n_components):
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
             "The parameter 'weights' should be in the range "
-            f"[0, 1], but got max value {np.max(weights):.5f}, min value {np.min(weights):.5f}"
+            f"[0, 1], but got max value {np.max(weights):.5f}, "
+            f"min value {np.min(weights):.5f}"
         )
     atol = 1e-6 if dtype_in == np.float32 else 1e-8
     if not np.allclose(abs(1.0 - np.sum(weights)), 0.0, atol=atol):
         raise ValueError(
-            f"The parameter 'weights' should be normalized, but got sum(weights) = {np.sum(weights):.5f}"
+            "The parameter 'weights' should be normalized, but got "
+            f"sum(weights) = {np.sum(weights):.5f}"
         )
     return weights
 

@@ -249,9 +249,7 @@ class VariationalModel:
             dof = p.degrees_of_freedom_prior + nk
             covariances = p.covariance_prior + nk * (
                 sk
-                + p.mean_precision_prior
-                / mean_precision
-                * np.mean(np.square(diff), 1)
+                + p.mean_precision_prior / mean_precision * np.mean(np.square(diff), 1)
             )
             covariances /= dof
         return dof, covariances
@@ -568,9 +566,7 @@ default='kmeans'
         for name, shape in shapes.items():
             value = extras[name]
             if value.shape != shape:
-                raise ValueError(
-                    f"{name} has shape {value.shape}, expected {shape}"
-                )
+                raise ValueError(f"{name} has shape {value.shape}, expected {shape}")
             if value.ndim == 2 and name == "covariance_prior_":
                 check_precision_matrix(value, self.covariance_type)
             elif name != "mean_prior_" and not (value > 0).all():
@@ -581,9 +577,7 @@ default='kmeans'
                 value = (value[0], value[1])
             setattr(self, name, value)
         if not self.degrees_of_freedom_prior_ > n_features - 1:
-            raise ValueError(
-                f"degrees_of_freedom_prior_ must be > {n_features - 1}"
-            )
+            raise ValueError(f"degrees_of_freedom_prior_ must be > {n_features - 1}")
         weights = weights_from_concentration(
             self.weight_concentration_, self.weight_concentration_prior_type
         )
@@ -738,4 +732,3 @@ default='kmeans'
         self.precisions_ = precisions_from_cholesky(
             params.precisions_cholesky, self.covariance_type
         )
-

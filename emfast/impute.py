@@ -103,7 +103,8 @@ default='kmeans'
     >>> imputer = GaussianMixtureImputer(2, random_state=0).fit(X)
     >>> bool(np.isnan(imputer.transform(X)).any())
     False
-    >>> model = make_pipeline(GaussianMixtureImputer(random_state=0), LinearRegression())
+    >>> imputer = GaussianMixtureImputer(random_state=0)
+    >>> model = make_pipeline(imputer, LinearRegression())
     >>> bool(model.fit(X, y).score(X, y) > 0.9)
     True
     """

@@ -7,13 +7,13 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import sklearn_lower_bounds
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture as SkBGM
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import emfast
-from conftest import sklearn_lower_bounds
 from emfast import BayesianGaussianMixture
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -122,9 +122,7 @@ def test_same_fixed_point_as_sklearn_from_the_default_start(prior_type):
     used = ours.weights_[order_a] > 0.01
     assert used.sum() == 3
     assert_allclose(ours.weights_[order_a], theirs.weights_[order_b], atol=1e-6)
-    assert_allclose(
-        ours.means_[order_a][used], theirs.means_[order_b][used], rtol=1e-6
-    )
+    assert_allclose(ours.means_[order_a][used], theirs.means_[order_b][used], rtol=1e-6)
     assert_allclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-8)
 
 
@@ -196,9 +194,7 @@ def _reference_missing_iteration(bgm, X, covariance_type):
                 b = cov[k][np.ix_(m, o)] @ np.linalg.inv(s_oo)
                 full[m] = comp.means[k, m] + b @ (X[i, o] - comp.means[k, o])
                 c = cov[k][np.ix_(m, m)] - b @ cov[k][np.ix_(o, m)]
-                cond_entropy[i, k] = 0.5 * np.linalg.slogdet(
-                    2 * np.pi * np.e * c
-                )[1]
+                cond_entropy[i, k] = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * c)[1]
             cond_means[i, k] = full
     log_r -= logsumexp(log_r, axis=1, keepdims=True)
     r = np.exp(log_r)
@@ -358,7 +354,10 @@ def test_load_refuses_inconsistent_weights(tmp_path):
             {"covariance_type": "spherical", "covariance_prior": [1.0, 2.0]},
             "'spherical covariance_prior' should be a positive number",
         ),
-        ({"weight_concentration_prior_type": "beta"}, "weight_concentration_prior_type"),
+        (
+            {"weight_concentration_prior_type": "beta"},
+            "weight_concentration_prior_type",
+        ),
     ],
 )
 def test_bad_priors_are_clear_errors(params, match):
@@ -448,11 +447,36 @@ def test_command_line_fit_bayesian(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(-5, 1, (300, 2)), rng.normal(5, 1, (300, 2))])
     np.save(tmp_path / "X.npy", X)
-    assert main(["fit", str(tmp_path / "X.npy"), "-k", "4", "--bayesian", "-q",
-                 "-o", str(tmp_path / "m.npz")]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "X.npy"),
+                "-k",
+                "4",
+                "--bayesian",
+                "-q",
+                "-o",
+                str(tmp_path / "m.npz"),
+            ]
+        )
+        == 0
+    )
     model = emfast.load(tmp_path / "m.npz")
     assert type(model) is BayesianGaussianMixture
     assert (model.weights_ > 0.05).sum() == 2
-    assert main(["fit", str(tmp_path / "X.npy"), "--select", "1-3", "--bayesian",
-                 "-o", str(tmp_path / "n.npz")]) == 1
+    assert (
+        main(
+            [
+                "fit",
+                str(tmp_path / "X.npy"),
+                "--select",
+                "1-3",
+                "--bayesian",
+                "-o",
+                str(tmp_path / "n.npz"),
+            ]
+        )
+        == 1
+    )
     assert "--bayesian chooses the number of components" in capsys.readouterr().err

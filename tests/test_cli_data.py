@@ -71,7 +71,7 @@ def data(tmp_path):
 
 
 def test_fit_predict_and_plot_as_subprocesses(tmp_path, data):
-    X, npy, csv = data
+    _, npy, csv = data
     model = tmp_path / "model.npz"
     reference = api_fit_in_subprocess(npy, tmp_path / "reference.npz")
     done = run("fit", npy, "-k", 3, "--seed", 1, "-o", model)

@@ -177,7 +177,8 @@ def test_dask_partial_start_equals_in_memory(monkeypatch, covariance_type):
     as the in-memory fit does over the rows."""
     monkeypatch.setattr(_kmeans, "SUBSAMPLE_SIZE", 1000)
     X = blobs(1500, seed=8)
-    partial = {k: v for k, v in start(covariance_type).items() if k != "precisions_init"}
+    partial = start(covariance_type)
+    del partial["precisions_init"]
     model = GaussianMixture(
         3, covariance_type=covariance_type, max_iter=5, random_state=2, **partial
     )

@@ -23,11 +23,23 @@ MEANS_INIT = np.array(
     ]
 )
 PRECISIONS_INIT = np.array(
-    [999999.999604483, 999999.9990869573, 553.7603944542167,
-     204.78596008931834, 15.867423501783637, 85.4595728389735]
+    [
+        999999.999604483,
+        999999.9990869573,
+        553.7603944542167,
+        204.78596008931834,
+        15.867423501783637,
+        85.4595728389735,
+    ]
 )
-WEIGHTS_INIT = [0.03333333333333341, 0.03333333333333341, 0.06666666666666674,
-                0.06666666666666674, 0.7000000000000001, 0.10000000000000007]
+WEIGHTS_INIT = [
+    0.03333333333333341,
+    0.03333333333333341,
+    0.06666666666666674,
+    0.06666666666666674,
+    0.7000000000000001,
+    0.10000000000000007,
+]
 
 
 @pytest.mark.parametrize("Estimator", [GaussianMixture, SkGaussianMixture])
@@ -55,8 +67,12 @@ def test_collapsed_components_fit(Estimator):
 def test_collapsed_components_match_sklearn():
     X = np.random.RandomState(0).uniform(size=(30, 3))
     params = dict(
-        covariance_type="spherical", reg_covar=0, means_init=MEANS_INIT,
-        weights_init=WEIGHTS_INIT, n_components=6, precisions_init=PRECISIONS_INIT,
+        covariance_type="spherical",
+        reg_covar=0,
+        means_init=MEANS_INIT,
+        weights_init=WEIGHTS_INIT,
+        n_components=6,
+        precisions_init=PRECISIONS_INIT,
         max_iter=1,
     )
     with warnings.catch_warnings():

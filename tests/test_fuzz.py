@@ -102,10 +102,7 @@ def make_data(case: Case):
         far = rng.integers(n, size=max(1, n // 20))
         X[far] += rng.choice([1e3, -1e6, 1e6], size=(far.size, 1))
     X = case.offset + case.scale * X
-    if case.dtype == "int64":
-        X = np.rint(X).astype(np.int64)
-    else:
-        X = X.astype(case.dtype)
+    X = np.rint(X).astype(np.int64) if case.dtype == "int64" else X.astype(case.dtype)
     if case.nan_fraction:
         missing = rng.random(X.shape) < case.nan_fraction
         if case.nan_policy == "marginalize":
@@ -155,7 +152,7 @@ def cases(draw, general_position=False):
         resolution = {"float64": 1e-15, "float32": 1e-6, "int64": 1.0}[dtype]
         resolution *= max(1.0, offset)
         if scale < 1e4 * resolution:
-            scale = 1.0 if 1.0 >= 1e4 * resolution else 1e6
+            scale = 1.0 if 1e4 * resolution <= 1.0 else 1e6
         oddities = ()
         reg_covar = 1e-10 * scale**2
         weights = draw(st.sampled_from(["none", "integers"]))

@@ -43,7 +43,7 @@ from numpy.testing import assert_allclose
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 if str(GOLDEN_DIR) not in sys.path:
     sys.path.insert(0, str(GOLDEN_DIR))
-import grid
+import grid  # noqa: E402 - from the golden folder, put on sys.path above
 
 GOLDEN_FILE = Path(
     os.environ.get("EMFAST_GOLDEN_FILE", GOLDEN_DIR / "gaussian_mixture.npz")

@@ -73,7 +73,7 @@ def test_bit_identical_across_thread_counts(tmp_path):
     """20,000 points are 79 blocks, several groups of blocks for the threads:
     the partial sums are reduced in block order, so 1 and 2 threads give the
     same bits; also with missing values (tasks within missingness patterns)."""
-    assert 20_000 > 64 * _kernels.BLOCK
+    assert 64 * _kernels.BLOCK < 20_000
     # Fill Numba's cache first, so both runs load the same compiled kernels
     # (an in-process compilation may group sums differently from the cached
     # object code under fastmath reassoc: a compilation difference, not a

@@ -262,7 +262,8 @@ def test_save_refuses_non_numeric_init(fitted_models, tmp_path):
 
 def test_save_type_errors(fitted_models, tmp_path):
     with pytest.raises(
-        TypeError, match=r"expects an emfast model \(BayesianGaussianMixture, GaussianMixture\)"
+        TypeError,
+        match=r"expects an emfast model \(BayesianGaussianMixture, GaussianMixture\)",
     ):
         save_model(object(), tmp_path / "m.npz")
     with pytest.raises(TypeError, match="path must be a str or os.PathLike"):

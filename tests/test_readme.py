@@ -21,7 +21,7 @@ def test_readme_example_runs(index):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = compile(block, f"README.md example {index}", "exec")
-        exec(code, {"__name__": "__main__"})  # noqa: S102
+        exec(code, {"__name__": "__main__"})
     printed = " ".join(out.getvalue().split())
     # A print whose comment looks like a value ("# [-0.1  4.9]", "# 3",
     # "# True") must print it; the comments are checked in order.
