@@ -633,6 +633,17 @@ def _store_scores(logp, work, n, order, start, log_prob_norm, labels, resp):
                 resp[i, k] = logp[k, b]
 
 
+def score_buffers(n_samples, n_components, want_resp):
+    """The outputs the scoring kernels write into: log p(x) (n_samples,),
+    labels (n_samples,) int64 and responsibilities ((n_samples, K) when
+    ``want_resp``, else (0, K))."""
+    return (
+        np.empty(n_samples),
+        np.empty(n_samples, dtype=np.int64),
+        np.empty((n_samples if want_resp else 0, n_components)),
+    )
+
+
 @jit(parallel=True)
 def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels, resp):
     """Per-point log p(x) into log_prob_norm (N,), the most probable component

@@ -353,9 +353,7 @@ def score_missing(X, components, want_resp: bool):
     n_samples = X.shape[0]
     n_components = components.n_components
     layout = pattern_layout(X, n_components)
-    log_prob = np.empty(n_samples)
-    labels = np.empty(n_samples, dtype=np.int64)
-    resp = np.empty((n_samples if want_resp else 0, n_components))
+    log_prob, labels, resp = _kernels.score_buffers(n_samples, n_components, want_resp)
     means = np.ascontiguousarray(components.means, dtype=np.float64)
     for tasks, _, _, parameters in layout.batch_args(components):
         prec_tri, prec_diag, log_norm = parameters[:3]

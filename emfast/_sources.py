@@ -139,10 +139,9 @@ def score_rows(X, components: Components, what: str):
     """Per-row scores of a NaN-free X: 'log_prob' (float64), 'labels'
     (int64) or 'proba' ((n_samples, K), X's dtype)."""
     means, prec_tri, prec_diag, log_norm = components.kernel_args()
-    n_samples = X.shape[0]
-    log_prob = np.empty(n_samples)
-    labels = np.empty(n_samples, dtype=np.int64)
-    resp = np.empty((n_samples if what == "proba" else 0, components.n_components))
+    log_prob, labels, resp = _kernels.score_buffers(
+        X.shape[0], components.n_components, what == "proba"
+    )
     _kernels.score_samples(
         X, means, prec_tri, prec_diag, log_norm, log_prob, labels, resp
     )
