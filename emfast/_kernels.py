@@ -668,6 +668,86 @@ def score_samples(X, means, prec_tri, prec_diag, log_norm, log_prob_norm, labels
         _store_scores(logp, work, n, NO_LABELS, start, log_prob_norm, labels, resp)
 
 
+@jit(parallel=True)
+def log_densities(X, means, prec_tri, prec_diag, log_norm, out):
+    """Per-component log-densities into out (N, K): out[i, k] = log_norm[k] -
+    (x_i - means[k])^T P_k (x_i - means[k]) / 2, with no normalisation over
+    the components. With ``_covariance.log_norm`` of a zero log offset these
+    are the Gaussian log-densities log N(x_i | component k) (the emissions of
+    a hidden Markov model)."""
+    n_samples, n_features = X.shape
+    block = _block_rows(n_features)
+    n_components = means.shape[0]
+    n_blocks = (n_samples + block - 1) // block
+    for blk in prange(n_blocks):
+        start = blk * block
+        n = min(block, n_samples - start)
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        logp = np.empty((n_components, block))
+        y = np.empty(block)
+        _load_block(X, start, n, xt)
+        _block_log_prob(xt, n, means, prec_tri, prec_diag, log_norm, diff, y, logp)
+        for b in range(n):
+            for k in range(n_components):
+                out[start + b, k] = logp[k, b]
+
+
+@jit(parallel=True)
+def stats_from_resp(X, resp, means, cov_code, center, sample_weight):
+    """The sufficient statistics of given responsibilities resp (N, K) (an
+    HMM's state posteriors, say; each row sums to 1): ``(nk, sx, sxx)`` as
+    ``sufficient_stats`` returns them (centred on ``means`` and, for TIED,
+    the scatter about ``center``), each point weighted by sample_weight[i]
+    when that is not empty. Fixed-size
+    blocks and tasks, sums in task order: the result does not depend on the
+    number of threads."""
+    n_samples, n_features = X.shape
+    block = _block_rows(n_features)
+    n_components = means.shape[0]
+    sxx_shape = _sxx_shape(cov_code, n_components, n_features)
+    per_task, n_tasks = _task_layout(
+        n_samples, block, sxx_shape[0] * sxx_shape[1] * sxx_shape[2]
+    )
+    weighted = sample_weight.shape[0] == n_samples
+    part_ll, part_ent, part_nk, part_sx, part_sxx = _partial_sums(
+        n_tasks, n_components, n_features, sxx_shape
+    )
+    n_blocks = (n_samples + block - 1) // block
+    for t in prange(n_tasks):
+        xt, diff, wdiff, respt, _, weight = _task_buffers(
+            n_features, n_components, block
+        )
+        for blk in range(t * per_task, min((t + 1) * per_task, n_blocks)):
+            start = blk * block
+            n = min(block, n_samples - start)
+            _load_block(X, start, n, xt)
+            for b in range(n):
+                for k in range(n_components):
+                    respt[k, b] = resp[start + b, k]
+            if weighted:
+                for b in range(n):
+                    weight[b] = sample_weight[start + b]
+                _weigh_resp(respt, n, weight)
+            _block_stats(
+                xt,
+                n,
+                means,
+                respt,
+                cov_code,
+                center,
+                diff,
+                wdiff,
+                part_nk[t],
+                part_sx[t],
+                part_sxx[t],
+                weight,
+                weighted,
+            )
+    _, _, nk, sx, sxx = _reduce_parts(part_ll, part_ent, part_nk, part_sx, part_sxx)
+    return nk, sx, sxx
+
+
 # --------------------------------------------------------------------------
 # k-means: k-means++ seeding and Lloyd iterations
 

@@ -199,6 +199,33 @@ class ArraySource:
     def scores(self, components: Components, what: str):
         return score_rows(self.X, components, what)
 
+    def log_densities(self, components: Components):
+        """(n_samples, K) float64: log_offset[k] + log N(x_i | component k)
+        for every row and component, not normalised over the components (a
+        model with its own posteriors, such as a hidden Markov model, takes
+        these with a zero log_offset)."""
+        means, prec_tri, prec_diag, log_norm = components.kernel_args()
+        out = np.empty((self.X.shape[0], components.n_components))
+        _kernels.log_densities(self.X, means, prec_tri, prec_diag, log_norm, out)
+        return out
+
+    def stats_from_resp(self, resp, components: Components) -> GaussianStats:
+        """The sufficient statistics of given responsibilities resp
+        (n_samples, K) (weighted by the sample weights), centred on the
+        components' means (and, for 'tied', their ``tied_center``); the
+        log-likelihood and entropy are left 0."""
+        means = np.ascontiguousarray(components.means, dtype=np.float64)
+        center = components.tied_center()
+        nk, sx, sxx = _kernels.stats_from_resp(
+            self.X,
+            np.ascontiguousarray(resp, dtype=np.float64),
+            means,
+            _covariance.KERNEL_CODES[components.covariance_type],
+            center,
+            _kernels.weights_arg(self.sample_weight),
+        )
+        return GaussianStats(0.0, 0.0, self.total_weight(), nk, sx, sxx, means, center)
+
     def mean_score(self, components: Components, sample_weight=None) -> float:
         """The (weighted) mean of log p(x), in row chunks: the per-row
         temporaries stay bounded (a memory-mapped X stays out of memory);
@@ -276,6 +303,18 @@ class PatternSource(ArraySource):
 
     def _chunk(self, rows):
         return source_for(rows, None, n_components=1, marginalize=True)
+
+    def log_densities(self, components: Components):
+        raise NotImplementedError(
+            "per-component log-densities of rows with missing values are not "
+            "available yet"
+        )
+
+    def stats_from_resp(self, resp, components: Components) -> GaussianStats:
+        raise NotImplementedError(
+            "statistics of given responsibilities on rows with missing values "
+            "are not available yet"
+        )
 
 
 def source_for(X, sample_weight=None, n_components=1, marginalize=False):

@@ -433,3 +433,77 @@ def test_candidate_potentials(n_samples):
     expected = np.minimum(closest[:, None], d2).sum(axis=0)
     assert_allclose(potentials, expected, rtol=1e-11)
     assert_array_equal(closest, before)  # read only
+
+
+@pytest.mark.parametrize("n_samples", N_SAMPLES)
+def test_log_densities_match_scipy(covariance_type, n_samples):
+    """Per-component log-densities with a zero log offset are SciPy's
+    Gaussian log-densities, not normalised over the components; with the
+    mixture's log weights they are SciPy's plus log weights."""
+    from scipy.stats import multivariate_normal
+
+    X = make_data(n_samples, 3, seed=21)
+    weights, means, covariances, params = params_for(covariance_type, 4, 3, seed=22)
+    full = ref.full_covariances(covariances, covariance_type, 4, 3)
+    expected = np.stack(
+        [
+            np.atleast_1d(multivariate_normal(means[k], full[k]).logpdf(X))
+            for k in range(4)
+        ],
+        axis=1,
+    )
+    zero = Components(
+        weights,
+        means,
+        covariances,
+        params.precisions_cholesky,
+        np.zeros(4),
+        covariance_type,
+    )
+    got = ArraySource(X).log_densities(zero)
+    assert got.shape == (n_samples, 4) and got.dtype == np.float64
+    assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
+    weighted = ArraySource(X).log_densities(components_for(params, covariance_type))
+    assert_allclose(weighted, expected + np.log(weights), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_samples", N_SAMPLES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_stats_from_given_responsibilities(covariance_type, n_samples, weighted):
+    """Statistics of responsibilities the caller brings (an HMM's state
+    posteriors, say): the naive sums, weighted by the sample weights (the
+    tied scatter is sum_i w_i (x_i - c)(x_i - c)^T: each row's
+    responsibilities sum to 1)."""
+    X = make_data(n_samples, 3, seed=23)
+    _, _, _, params = params_for(covariance_type, 4, 3, seed=24)
+    rng = np.random.default_rng(25)
+    resp = rng.dirichlet(np.ones(4), size=n_samples)
+    w = rng.uniform(0.0, 3.0, n_samples) if weighted else None
+    components = components_for(params, covariance_type)
+    stats = ArraySource(X, w).stats_from_resp(resp, components)
+    center = components.tied_center()
+    ref_resp = resp if w is None else resp * w[:, None]
+    nk, sx, sxx = ref.sufficient_stats(
+        X, ref_resp, params.means, covariance_type, center
+    )
+    if covariance_type == "tied" and w is not None:
+        diff = X - center
+        sxx = ((diff * w[:, None]).T @ diff)[None]
+    check_stats((stats.nk, stats.sx, stats.sxx), (nk, sx, sxx), covariance_type)
+    assert stats.total_weight == (n_samples if w is None else w.sum())
+    assert_array_equal(stats.centers, params.means)
+
+
+def test_stats_from_posterior_responsibilities_equal_the_fused_pass(covariance_type):
+    """The fused E-step pass and the statistics of the same posteriors, given:
+    the same sums (to rounding)."""
+    X = make_data(3 * BLOCK + 17, 2, seed=26)
+    _, _, _, params = params_for(covariance_type, 3, 2, seed=27)
+    components = components_for(params, covariance_type)
+    source = ArraySource(X)
+    fused = source.e_step(components)
+    log_p = source.log_densities(components)
+    resp = np.exp(log_p - np.logaddexp.reduce(log_p, axis=1, keepdims=True))
+    given = source.stats_from_resp(resp, components)
+    for name in ("nk", "sx", "sxx"):
+        assert_allclose(getattr(given, name), getattr(fused, name), rtol=1e-12)

@@ -25,6 +25,8 @@ FIT_SCRIPT = textwrap.dedent(
     import numpy as np
 
     from emfast import GaussianMixture
+    from emfast._sources import ArraySource
+    from emfast._validation import as_kernel_input
 
     assert numba.get_num_threads() == int(sys.argv[2]), numba.get_num_threads()
     warnings.simplefilter("ignore")
@@ -42,6 +44,16 @@ FIT_SCRIPT = textwrap.dedent(
             out[covariance_type + name] = np.asarray(getattr(gm, name))
         out[covariance_type + "score_samples"] = gm.score_samples(X[:3000])
         out[covariance_type + "predict_proba"] = gm.predict_proba(X[:3000])
+        # The engine's per-component log-densities, and the statistics of
+        # given responsibilities (what a hidden Markov model uses).
+        source = ArraySource(as_kernel_input(X))
+        components = gm._components()
+        out[covariance_type + "log_densities"] = source.log_densities(components)
+        resp = gm.predict_proba(X)
+        stats = source.stats_from_resp(resp, components)
+        out[covariance_type + "given_stats"] = np.concatenate(
+            [stats.nk.ravel(), stats.sx.ravel(), stats.sxx.ravel()]
+        )
     X[rng.random(X.shape) < 0.1] = np.nan
     X[np.isnan(X).all(axis=1), 0] = 0.0
     for covariance_type in ("full", "diag"):
@@ -80,7 +92,7 @@ def test_bit_identical_across_thread_counts(tmp_path):
     # thread-count one).
     fit_in_subprocess(tmp_path / "warm.npz", 2)
     results = {n: fit_in_subprocess(tmp_path / f"{n}.npz", n) for n in (1, 2)}
-    assert len(results[1]) == 4 * 7 + 2 * 4
+    assert len(results[1]) == 4 * 9 + 2 * 4
     for name, value in results[1].items():
         assert value.tobytes() == results[2][name].tobytes(), name
 
