@@ -1,14 +1,18 @@
 """The EM driver: restarts, the loop, convergence, the best run, for any
 model on any data source.
 
-A *model* (``mixture.MixtureModel``, ``bayesian.VariationalModel``) knows its
-parameters: ``initialize(source, random_state)`` gives a start,
-``components(params)`` the Gaussian components the E-step needs,
-``m_step(stats, params)`` new parameters from the E-step's statistics and
+A *model* (an ``EMModel``: ``mixture.MixtureModel``,
+``bayesian.VariationalModel``, ``hmm.HMMModel``) knows its parameters:
+``initialize(source, random_state)`` gives a start, ``components(params)``
+the Gaussian components the E-step needs, ``e_step(source, params)`` the
+statistics of one E-step (by default the source's fused pass; a hidden
+Markov model runs forward-backward over the source's per-component
+log-densities and asks the source for the statistics of its posteriors),
+``m_step(stats, params)`` new parameters from them and
 ``lower_bound(stats, params)`` the bound that EM watches (after the M-step,
 as sklearn computes it); ``want_entropy`` says whether the bound needs the
-entropy of the responsibilities. A *source* (``_sources``) runs the E-step
-pass over its data. ``fit_em`` never asks which model or source it has.
+entropy of the responsibilities. A *source* (``_sources``) runs the passes
+over its data. ``fit_em`` never asks which model or source it has.
 """
 
 from __future__ import annotations
@@ -41,6 +45,20 @@ def observe_iterations(callback: Callable[[int, int, float], None]):
         yield
     finally:
         _OBSERVER.reset(token)
+
+
+class EMModel:
+    """What every model gives the EM driver (see the module docstring);
+    subclasses define ``initialize``, ``components``, ``m_step`` and
+    ``lower_bound``. The default E-step is the source's fused pass over the
+    components: posteriors from the per-component log-densities plus the
+    components' log offsets, and their sufficient statistics."""
+
+    want_entropy = False
+
+    def e_step(self, source, params):
+        """The E-step statistics of ``params`` on ``source``."""
+        return source.e_step(self.components(params), self.want_entropy)
 
 
 @dataclass
@@ -120,7 +138,7 @@ def em_step(model, source, params):
     array([[0.1],
            [4.2]])
     """
-    stats = source.e_step(model.components(params), model.want_entropy)
+    stats = model.e_step(source, params)
     new_params = model.m_step(stats, params)
     return model.lower_bound(stats, new_params), new_params
 

@@ -21,6 +21,7 @@ from ._covariance import (
     precision_error_message,
     precisions_from_cholesky,
 )
+from ._em import EMModel
 from ._init import InitialPoints, initial_responsibilities
 from ._persist import register
 from ._sources import Components, GaussianStats
@@ -100,7 +101,7 @@ def weights_from_concentration(weight_concentration, prior_type):
     return weight_concentration / np.sum(weight_concentration)
 
 
-class VariationalModel:
+class VariationalModel(EMModel):
     """The EM model of a variational Gaussian mixture (see ``_em``).
 
     The E-step responsibilities come from the kernels' Gaussian densities

@@ -19,6 +19,7 @@ from ._covariance import (
     precision_error_message,
     precisions_from_cholesky,
 )
+from ._em import EMModel
 from ._init import InitialPoints, initial_responsibilities
 from ._persist import register
 from ._sources import Components, GaussianStats
@@ -57,7 +58,7 @@ class Params:
     precisions_cholesky: np.ndarray
 
 
-class MixtureModel:
+class MixtureModel(EMModel):
     """The EM model of a Gaussian mixture (see ``_em``): maximum likelihood,
     the lower bound is the (weighted) mean log-likelihood per sample.
 
@@ -95,8 +96,6 @@ class MixtureModel:
     >>> bool(model.lower_bound(stats, new_params) < 0)
     True
     """
-
-    want_entropy = False
 
     def __init__(
         self,
