@@ -1,0 +1,616 @@
+"""Numba kernels for hidden Markov models: forward-backward (the Baum-Welch
+E-step), Viterbi decoding and the forward filter, over many sequences at once.
+
+Sequences are consecutive rows of one (N, K) array ``log_b`` of per-state
+emission log-densities (what ``ArraySource.log_densities`` gives), cut by
+``starts`` (S + 1,) int64: sequence s is rows starts[s]:starts[s + 1]
+(hmmlearn's ``lengths`` as cumulative offsets; a sequence may be empty).
+``startprob`` (K,) and ``transmat`` (K, K) are probabilities and may hold
+exact zeros (log(0) = -inf is handled; a zero transition gets zero counts).
+Arrays are C-contiguous float64 (``starts`` and ``path`` int64); outputs are
+written into arrays the caller allocates.
+
+Parallel layout: consecutive sequences are grouped into tasks of at least
+``TASK_STEPS`` time steps (more when there are very many, see
+``_sequence_tasks``); a sequence is never split, and the shapes alone decide.
+One ``prange`` runs over the tasks; each sequence runs serially in time.
+
+Sums over sequences are exact: each sequence's contribution (a float, computed
+serially within the sequence) goes into a fixed-point accumulator of int64
+bins that spans the whole float64 range (``_acc_add``). Integer addition is
+associative, so the totals are the same bits for any number of threads and
+any order of the sequences; they are rounded to float64 once, at the end
+(within one unit in the last place of the exact sum).
+
+Kernels that call each other live in this one module, so the on-disk cache
+sees every change.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import jit
+
+TASK_STEPS = 2048
+_MIN_TASKS = 64
+_ACC_MAX_INTS = 1 << 22
+
+# The exact accumulator: bin b holds bits 32 b .. 32 b + 31 of the sum,
+# counted from 2**-_ACC_OFFSET; 1127 = 1074 + 53 puts the lowest mantissa bit
+# of every float64 (subnormals included) at bit 1 or above, and 70 bins reach
+# 2**(70 * 32 - 1127), past float64's largest value with room for carries.
+_ACC_BITS = 32
+_ACC_MASK = (1 << 32) - 1
+_ACC_OFFSET = 1127
+_ACC_BINS = 70
+# One addition moves a bin by less than 2**33: carries are propagated every
+# 2**24 additions, far before an int64 bin could overflow.
+_ACC_CARRY_EVERY = 1 << 24
+_TWO53 = 9007199254740992.0
+
+# The scaled recursions give up on a sequence (which then runs in log space)
+# when a step's normaliser falls below _MIN_SCALE or a backward weight exceeds
+# _MAX_WEIGHT: far from overflow and from subnormal precision.
+_MIN_SCALE = 1e-200
+_MAX_WEIGHT = 1e200
+
+
+# --------------------------------------------------------------------------
+# Exact sums
+
+
+@jit()
+def _acc_add(bins, special, slot, v):
+    """Add v exactly into accumulator ``slot``: bins[slot] (_ACC_BINS,)
+    int64; infinities and NaN go into special[slot], a float sum (those sums
+    do not depend on the order either)."""
+    if v == 0.0:
+        return
+    if not math.isfinite(v):
+        special[slot] += v
+        return
+    m, e = math.frexp(v)
+    mant = np.int64(m * _TWO53)  # exact: |m| in [0.5, 1)
+    negative = mant < 0
+    if negative:
+        mant = -mant
+    p = e + (_ACC_OFFSET - 53)  # the position of the mantissa's lowest bit
+    b = p >> 5
+    r = p & 31
+    low = (mant & _ACC_MASK) << r
+    high = (mant >> _ACC_BITS) << r
+    d0 = low & _ACC_MASK
+    d1 = (low >> _ACC_BITS) + (high & _ACC_MASK)
+    d2 = high >> _ACC_BITS
+    row = bins[slot]
+    if negative:
+        row[b] -= d0
+        row[b + 1] -= d1
+        row[b + 2] -= d2
+    else:
+        row[b] += d0
+        row[b + 1] += d1
+        row[b + 2] += d2
+
+
+@jit()
+def _acc_carry(row):
+    """Propagate carries: every bin but the last in [0, 2**32), the last
+    signed. The same exact sum always gives the same bins."""
+    for b in range(row.shape[0] - 1):
+        c = row[b] >> _ACC_BITS  # floor division by 2**32
+        row[b] -= c << _ACC_BITS
+        row[b + 1] += c
+
+
+@jit()
+def _acc_value(row, special):
+    """The float64 nearest (within one unit in the last place) to the exact
+    sum in ``row``, or ``special`` when an infinity or NaN was added. Leaves
+    ``row`` with its carries propagated."""
+    if special != 0.0:
+        return special if special == special else np.nan
+    _acc_carry(row)
+    sign = 1.0
+    if row[row.shape[0] - 1] < 0:
+        for b in range(row.shape[0]):
+            row[b] = -row[b]
+        _acc_carry(row)
+        sign = -1.0
+    top = row.shape[0] - 1
+    while top >= 0 and row[top] == 0:
+        top -= 1
+    if top < 0:
+        return 0.0
+    # The top three bins hold at least 65 significant bits; lower ones cannot
+    # change the result by more than a unit in the last place.
+    x = 0.0
+    for b in range(max(top - 2, 0), top + 1):
+        x += math.ldexp(float(row[b]), _ACC_BITS * b - _ACC_OFFSET)
+    return sign * x
+
+
+@jit()
+def _acc_reduce(bins, special):
+    """Values of the accumulators of all tasks: bins (n_tasks, n_slots,
+    _ACC_BINS), each task's carried; special (n_tasks, n_slots). Returns
+    (n_slots,) float64."""
+    n_tasks, n_slots = special.shape
+    out = np.zeros(n_slots)
+    total = np.zeros(_ACC_BINS, dtype=np.int64)
+    for s in range(n_slots):
+        total[:] = 0
+        spec = 0.0
+        for t in range(n_tasks):
+            spec += special[t, s]
+            for b in range(_ACC_BINS):
+                total[b] += bins[t, s, b]
+        out[s] = _acc_value(total, spec)
+    return out
+
+
+@jit()
+def _exact_sum(values):
+    """The sum of ``values`` (1-D float64) through the exact accumulator:
+    the same bits in any order."""
+    bins = np.zeros((1, _ACC_BINS), dtype=np.int64)
+    special = np.zeros(1)
+    for i in range(values.shape[0]):
+        _acc_add(bins, special, 0, values[i])
+        if (i + 1) % _ACC_CARRY_EVERY == 0:
+            _acc_carry(bins[0])
+    return _acc_value(bins[0], special[0])
+
+
+# --------------------------------------------------------------------------
+# Task layout
+
+
+@jit()
+def _sequence_tasks(starts, slot_ints):
+    """Task boundaries (n_tasks + 1,) over the sequences: task t runs
+    sequences bounds[t]:bounds[t + 1], consecutive ones taken until they hold
+    at least ``TASK_STEPS`` time steps, or more when that keeps the tasks'
+    accumulators (``slot_ints`` int64 each) under about _ACC_MAX_INTS (but
+    allows _MIN_TASKS tasks). Depends on the shapes only, never on the number
+    of threads."""
+    n_sequences = starts.shape[0] - 1
+    n_steps = starts[n_sequences] - starts[0] if n_sequences > 0 else 0
+    max_tasks = max(_MIN_TASKS, _ACC_MAX_INTS // max(1, slot_ints))
+    target = max(TASK_STEPS, (n_steps + max_tasks - 1) // max_tasks)
+    bounds = np.empty(n_sequences + 1, dtype=np.int64)
+    bounds[0] = 0
+    n_tasks = 0
+    steps = 0
+    for s in range(n_sequences):
+        steps += starts[s + 1] - starts[s]
+        if steps >= target or s == n_sequences - 1:
+            n_tasks += 1
+            bounds[n_tasks] = s + 1
+            steps = 0
+    return bounds[: n_tasks + 1]
+
+
+@jit()
+def _longest(starts, first, last):
+    """The length of the longest of sequences first:last."""
+    n = 0
+    for s in range(first, last):
+        n = max(n, starts[s + 1] - starts[s])
+    return n
+
+
+@jit()
+def _log_params(startprob, transmat):
+    """log(startprob), log(transmat) and its transpose (C-contiguous), with
+    log(0) = -inf."""
+    log_startprob = np.log(startprob)
+    log_transmat = np.log(transmat)
+    return log_startprob, log_transmat, np.ascontiguousarray(log_transmat.T)
+
+
+# --------------------------------------------------------------------------
+# One sequence, scaled: probabilities relative to each step's best state
+
+
+@jit()
+def _forward_scaled(log_b, lo, hi, startprob, transmat, alpha, scale, emis):
+    """The scaled forward pass over rows lo:hi: alpha[lo + t] = p(z_t | x_0..t)
+    (normalised forward variables), emis[t] = exp(log_b[lo + t] - max_k
+    log_b[lo + t, k]) and scale[t] (the normaliser c_t); emis and scale with
+    one row only keep just the last step. Returns (log-likelihood, ok): the
+    log-likelihood is sum_t (max_k log_b[lo + t, k] + log c_t); ok is False
+    when a step's maximum is not finite or c_t < _MIN_SCALE (the caller then
+    runs the sequence in log space)."""
+    n_states = transmat.shape[0]
+    keep = emis.shape[0] > 1
+    log_likelihood = 0.0
+    for t in range(hi - lo):
+        row = log_b[lo + t]
+        e = emis[t if keep else 0]
+        top = row[0]
+        for k in range(1, n_states):
+            top = max(top, row[k])
+        if not math.isfinite(top):
+            return log_likelihood, False
+        for k in range(n_states):
+            e[k] = math.exp(row[k] - top)
+        a = alpha[lo + t]
+        if t == 0:
+            for k in range(n_states):
+                a[k] = startprob[k] * e[k]
+        else:
+            prev = alpha[lo + t - 1]
+            for j in range(n_states):
+                a[j] = 0.0
+            for i in range(n_states):
+                p = prev[i]
+                for j in range(n_states):
+                    a[j] += p * transmat[i, j]
+            for j in range(n_states):
+                a[j] *= e[j]
+        c = 0.0
+        for k in range(n_states):
+            c += a[k]
+        if not c >= _MIN_SCALE:
+            return log_likelihood, False
+        inv = 1.0 / c
+        for k in range(n_states):
+            a[k] *= inv
+        scale[t if keep else 0] = c
+        log_likelihood += top + math.log(c)
+    return log_likelihood, True
+
+
+@jit()
+def _backward_scaled(lo, hi, transmat, gamma, scale, emis, beta, weight, xi):
+    """The scaled backward pass after ``_forward_scaled`` (which left alpha
+    in gamma[lo:hi], emis and scale): gamma[lo:hi] becomes the posteriors
+    p(z_t | all x), normalised per step, and xi (K, K) the sequence's
+    expected transition counts sum_t p(z_t = i, z_t+1 = j | all x). Returns
+    False when a backward weight exceeds _MAX_WEIGHT."""
+    n_states = transmat.shape[0]
+    for i in range(n_states):
+        beta[i] = 1.0
+        for j in range(n_states):
+            xi[i, j] = 0.0
+    for t in range(hi - lo - 2, -1, -1):
+        # weight[j] = p(x_t+1 | z_t+1 = j) beta_t+1(j) / c_t+1, relative to the
+        # step's best state; beta_t(i) = sum_j A_ij weight[j] and
+        # xi_t(i, j) = alpha_t(i) A_ij weight[j] (A_ij applied at the end).
+        e = emis[t + 1]
+        inv = 1.0 / scale[t + 1]
+        top = 0.0
+        for j in range(n_states):
+            w = e[j] * beta[j] * inv
+            weight[j] = w
+            top = max(top, w)
+        if not top <= _MAX_WEIGHT:
+            return False
+        a = gamma[lo + t]
+        total = 0.0
+        for i in range(n_states):
+            ai = a[i]
+            s = 0.0
+            for j in range(n_states):
+                s += transmat[i, j] * weight[j]
+                xi[i, j] += ai * weight[j]
+            beta[i] = s
+            g = ai * s
+            a[i] = g
+            total += g
+        inv_total = 1.0 / total
+        for i in range(n_states):
+            a[i] *= inv_total
+    for i in range(n_states):
+        for j in range(n_states):
+            xi[i, j] *= transmat[i, j]
+    return True
+
+
+# --------------------------------------------------------------------------
+# One sequence, in log space
+
+
+@jit()
+def _logsumexp(v):
+    top = v[0]
+    for k in range(1, v.shape[0]):
+        top = max(top, v[k])
+    if not math.isfinite(top):
+        return top
+    s = 0.0
+    for k in range(v.shape[0]):
+        s += math.exp(v[k] - top)
+    return top + math.log(s)
+
+
+@jit()
+def _forward_log(log_b, lo, hi, log_startprob, log_transmat_t, fwd, buf):
+    """fwd[lo + t, j] = log p(x_0..t, z_t = j) over rows lo:hi (buf: (K,)
+    scratch). Returns the sequence's log-likelihood (-inf when it has
+    probability zero)."""
+    n_states = log_startprob.shape[0]
+    for t in range(hi - lo):
+        row = log_b[lo + t]
+        f = fwd[lo + t]
+        if t == 0:
+            for j in range(n_states):
+                f[j] = log_startprob[j] + row[j]
+            continue
+        prev = fwd[lo + t - 1]
+        for j in range(n_states):
+            lt = log_transmat_t[j]
+            for i in range(n_states):
+                buf[i] = prev[i] + lt[i]
+            f[j] = _logsumexp(buf) + row[j]
+    return _logsumexp(fwd[hi - 1])
+
+
+@jit()
+def _backward_log(log_b, lo, hi, log_transmat, gamma, rows, terms, xi):
+    """The backward pass in log space after ``_forward_log`` (which left the
+    log forward variables f_t in gamma[lo:hi]): gamma[lo:hi] becomes the
+    posteriors and xi (K, K) the expected transition counts. rows (4, K) and
+    terms (K, K) are scratch.
+
+    Each step is normalised by its own Z_t = logsumexp_i(f_t(i) + b_t(i))
+    (the log-likelihood in exact arithmetic): the posteriors, as hmmlearn's,
+    and the transition counts too. (hmmlearn divides those by the
+    log-likelihood; the rounding of f_t and b_t, terms of the size of the
+    log-likelihood, then leaves all counts off by one common factor, about
+    1e-8 after 1e5 steps.)"""
+    n_states = log_transmat.shape[0]
+    bwd, u, v, tops = rows[0], rows[1], rows[2], rows[3]
+    for i in range(n_states):
+        bwd[i] = 0.0
+        for j in range(n_states):
+            xi[i, j] = 0.0
+    f = gamma[hi - 1]
+    z = _logsumexp(f)
+    for i in range(n_states):
+        f[i] = math.exp(f[i] - z)
+    for t in range(hi - lo - 2, -1, -1):
+        row = log_b[lo + t + 1]
+        for j in range(n_states):
+            u[j] = row[j] + bwd[j]
+        for i in range(n_states):
+            # b_t(i) = logsumexp_j(log A_ij + u_j); its terms, relative to
+            # their maximum, serve xi_t(i, j) too.
+            lt = log_transmat[i]
+            top = -np.inf
+            for j in range(n_states):
+                top = max(top, lt[j] + u[j])
+            tops[i] = top
+            if top == -np.inf:
+                bwd[i] = -np.inf
+                continue
+            s = 0.0
+            for j in range(n_states):
+                e = math.exp(lt[j] + u[j] - top)
+                terms[i, j] = e
+                s += e
+            bwd[i] = top + math.log(s)
+        f = gamma[lo + t]
+        for i in range(n_states):
+            v[i] = f[i] + bwd[i]
+        z = _logsumexp(v)
+        for i in range(n_states):
+            if tops[i] > -np.inf:
+                factor = math.exp(f[i] + tops[i] - z)
+                for j in range(n_states):
+                    xi[i, j] += terms[i, j] * factor
+            f[i] = math.exp(v[i] - z)
+
+
+@jit()
+def _fill_nan(a, lo, hi):
+    for t in range(lo, hi):
+        for k in range(a.shape[1]):
+            a[t, k] = np.nan
+
+
+# --------------------------------------------------------------------------
+# The kernels
+
+
+@jit(parallel=True)
+def forward_backward(log_b, starts, startprob, transmat, gamma, scaled):
+    """The Baum-Welch E-step over all sequences: forward-backward per
+    sequence, the posteriors written into ``gamma`` (N, K) in place.
+
+    With ``scaled``, hmmlearn's 'scaling' recursions on the per-step
+    emission probabilities relative to the step's best state, exp(log_b[t] -
+    max_k log_b[t, k]) (so that far outliers cannot underflow); a sequence on
+    which they would lose precision (a step's normaliser below _MIN_SCALE,
+    which zeros in transmat can cause next to outliers, a backward weight
+    above _MAX_WEIGHT, or a step with no finite maximum) runs in log space
+    instead. Otherwise hmmlearn's 'log' recursions
+    (log-sum-exp over log(startprob), log(transmat)).
+
+    Returns ``(log_likelihood, log_likelihood_per_sequence, start_counts,
+    transition_counts)``: the sum over sequences of log p(x_s); (S,) the
+    per-sequence values (0 for an empty sequence); (K,) the sum over
+    sequences of the posteriors at their first step; (K, K) the sum over
+    sequences and steps of p(z_t = i, z_t+1 = j | x_s). The sums are exact
+    (see the module docstring). A sequence of probability zero under the
+    model gets log-likelihood -inf and NaN posteriors, which make the counts
+    NaN (as hmmlearn's 'log' does).
+    """
+    n_states = transmat.shape[0]
+    n_sequences = starts.shape[0] - 1
+    log_startprob, log_transmat, log_transmat_t = _log_params(startprob, transmat)
+    n_slots = 1 + n_states + n_states * n_states
+    bounds = _sequence_tasks(starts, n_slots * _ACC_BINS)
+    n_tasks = bounds.shape[0] - 1
+    bins = np.zeros((n_tasks, n_slots, _ACC_BINS), dtype=np.int64)
+    special = np.zeros((n_tasks, n_slots))
+    per_sequence = np.zeros(n_sequences)
+    for task in prange(n_tasks):
+        first = bounds[task]
+        last = bounds[task + 1]
+        longest = _longest(starts, first, last)
+        emis = np.empty((max(2, longest) if scaled else 2, n_states))
+        scale = np.empty(max(2, longest) if scaled else 2)
+        rows = np.empty((4, n_states))
+        xi = np.empty((n_states, n_states))
+        terms = np.empty((n_states, n_states))
+        task_bins = bins[task]
+        task_special = special[task]
+        for s in range(first, last):
+            lo = starts[s]
+            hi = starts[s + 1]
+            if hi == lo:
+                continue
+            ll = 0.0
+            ok = False
+            if scaled:
+                ll, ok = _forward_scaled(
+                    log_b, lo, hi, startprob, transmat, gamma, scale, emis
+                )
+                if ok:
+                    ok = _backward_scaled(
+                        lo, hi, transmat, gamma, scale, emis, rows[0], rows[1], xi
+                    )
+            if not ok:
+                ll = _forward_log(
+                    log_b, lo, hi, log_startprob, log_transmat_t, gamma, rows[0]
+                )
+                if math.isfinite(ll):
+                    _backward_log(log_b, lo, hi, log_transmat, gamma, rows, terms, xi)
+                else:
+                    _fill_nan(gamma, lo, hi)
+                    xi[:, :] = np.nan
+            per_sequence[s] = ll
+            _acc_add(task_bins, task_special, 0, ll)
+            for k in range(n_states):
+                _acc_add(task_bins, task_special, 1 + k, gamma[lo, k])
+            for i in range(n_states):
+                for j in range(n_states):
+                    _acc_add(
+                        task_bins,
+                        task_special,
+                        1 + n_states + i * n_states + j,
+                        xi[i, j],
+                    )
+            if (s - first + 1) % _ACC_CARRY_EVERY == 0:
+                for slot in range(n_slots):
+                    _acc_carry(task_bins[slot])
+        for slot in range(n_slots):
+            _acc_carry(task_bins[slot])
+    totals = _acc_reduce(bins, special)
+    start_counts = totals[1 : 1 + n_states].copy()
+    transition_counts = totals[1 + n_states :].copy().reshape((n_states, n_states))
+    return totals[0], per_sequence, start_counts, transition_counts
+
+
+@jit()
+def _viterbi_sequence(log_b, lo, hi, log_startprob, log_transmat_t, path, v, nv, back):
+    """The most probable state path of rows lo:hi into path[lo:hi]; returns
+    its log-probability. Ties as hmmlearn's: the last state at the end is the
+    first best one; going back, the predecessor is the last best one."""
+    n_states = log_startprob.shape[0]
+    for j in range(n_states):
+        v[j] = log_startprob[j] + log_b[lo, j]
+    for t in range(1, hi - lo):
+        row = log_b[lo + t]
+        bt = back[t]
+        for j in range(n_states):
+            lt = log_transmat_t[j]
+            best = -np.inf
+            arg = 0
+            for i in range(n_states):
+                c = v[i] + lt[i]
+                if c >= best:
+                    best = c
+                    arg = i
+            nv[j] = best + row[j]
+            bt[j] = arg
+        for j in range(n_states):
+            v[j] = nv[j]
+    state = 0
+    for j in range(1, n_states):
+        if v[j] > v[state]:
+            state = j
+    log_prob = v[state]
+    path[hi - 1] = state
+    for t in range(hi - lo - 1, 0, -1):
+        state = back[t, state]
+        path[lo + t - 1] = state
+    return log_prob
+
+
+@jit(parallel=True)
+def viterbi(log_b, starts, startprob, transmat, path):
+    """Viterbi decoding of every sequence: the most probable state sequence
+    into ``path`` (N,) int64 in place.
+
+    Returns ``(log_prob, log_prob_per_sequence)``: the sum over sequences
+    (exact, see the module docstring) and (S,) each sequence's log
+    p(x_s, best path) (0 for an empty sequence). Ties are broken as
+    hmmlearn's ``_hmmc.viterbi`` does: the last state is the first of the
+    best at the last step; each earlier one is the last of the best
+    predecessors.
+    """
+    n_states = transmat.shape[0]
+    n_sequences = starts.shape[0] - 1
+    log_startprob, _, log_transmat_t = _log_params(startprob, transmat)
+    bounds = _sequence_tasks(starts, 0)
+    n_tasks = bounds.shape[0] - 1
+    per_sequence = np.zeros(n_sequences)
+    for task in prange(n_tasks):
+        first = bounds[task]
+        last = bounds[task + 1]
+        back = np.empty((max(1, _longest(starts, first, last)), n_states), np.int32)
+        v = np.empty(n_states)
+        nv = np.empty(n_states)
+        for s in range(first, last):
+            lo = starts[s]
+            hi = starts[s + 1]
+            if hi > lo:
+                per_sequence[s] = _viterbi_sequence(
+                    log_b, lo, hi, log_startprob, log_transmat_t, path, v, nv, back
+                )
+    return _exact_sum(per_sequence), per_sequence
+
+
+@jit(parallel=True)
+def forward_filter(log_b, starts, startprob, transmat, alpha):
+    """The filtered posteriors p(z_t | x_0..t) of every step into ``alpha``
+    (N, K) in place (the scaled forward pass; a sequence it cannot keep
+    precise runs in log space, see ``forward_backward``).
+
+    Returns (S,) the per-sequence log-likelihoods (0 for an empty sequence;
+    -inf, with NaN filtered posteriors from the first impossible step on, for
+    a sequence of probability zero)."""
+    n_states = transmat.shape[0]
+    n_sequences = starts.shape[0] - 1
+    log_startprob, _, log_transmat_t = _log_params(startprob, transmat)
+    bounds = _sequence_tasks(starts, 0)
+    n_tasks = bounds.shape[0] - 1
+    per_sequence = np.zeros(n_sequences)
+    for task in prange(n_tasks):
+        emis = np.empty((1, n_states))
+        scale = np.empty(1)
+        work = np.empty(n_states)
+        for s in range(bounds[task], bounds[task + 1]):
+            lo = starts[s]
+            hi = starts[s + 1]
+            if hi == lo:
+                continue
+            ll, ok = _forward_scaled(
+                log_b, lo, hi, startprob, transmat, alpha, scale, emis
+            )
+            if not ok:
+                ll = _forward_log(
+                    log_b, lo, hi, log_startprob, log_transmat_t, alpha, work
+                )
+                for t in range(lo, hi):
+                    row = alpha[t]
+                    norm = _logsumexp(row)
+                    for k in range(n_states):
+                        row[k] = math.exp(row[k] - norm)
+            per_sequence[s] = ll
+    return per_sequence
