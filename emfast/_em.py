@@ -194,6 +194,8 @@ def fit_em(
     warm_lower_bound: float = -np.inf,
     verbose: int = 0,
     verbose_interval: int = 10,
+    convergence_warning: bool = True,
+    stop_on_decrease: bool = False,
 ) -> FitResult:
     """Fit ``model`` to ``source`` by EM with ``n_init`` restarts; keep the
     best (largest final lower bound).
@@ -228,6 +230,13 @@ def fit_em(
         iteration, 2 also with times and changes.
     verbose_interval : int, default=10
         Iterations between messages.
+    convergence_warning : bool, default=True
+        Warn (``ConvergenceWarning``, as sklearn) when the best run did not
+        converge.
+    stop_on_decrease : bool, default=False
+        Stop when the bound changes by less than ``tol`` including any
+        decrease (hmmlearn's rule), instead of when its absolute change is
+        below ``tol`` (sklearn's).
 
     Returns
     -------
@@ -280,7 +289,7 @@ def fit_em(
                 observer = _OBSERVER.get()
                 if observer is not None:
                     observer(init, n_iter, lower_bound)
-                if abs(change) < tol:
+                if (change if stop_on_decrease else abs(change)) < tol:
                     converged = True
                     break
             printer.init_end(lower_bound, converged)
@@ -288,7 +297,7 @@ def fit_em(
                 max_lower_bound = lower_bound
                 best = FitResult(params, converged, n_iter, lower_bound, lower_bounds)
 
-    if not best.converged and max_iter > 0:
+    if convergence_warning and not best.converged and max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. "
             "Try different init parameters, or increase max_iter, "

@@ -614,3 +614,26 @@ def forward_filter(log_b, starts, startprob, transmat, alpha):
                         row[k] = math.exp(row[k] - norm)
             per_sequence[s] = ll
     return per_sequence
+
+
+@jit()
+def sample_states(transmat_cdf, first, draws):
+    """A state sequence of len(draws) steps from state ``first``: the state
+    after s is the first k with transmat_cdf[s, k] > draws[t] (the last
+    state when rounding leaves the row's total below the draw); draws[0]
+    is not used."""
+    n_steps = draws.shape[0]
+    n_states = transmat_cdf.shape[0]
+    states = np.empty(n_steps, dtype=np.int64)
+    if n_steps == 0:
+        return states
+    state = first
+    states[0] = state
+    for t in range(1, n_steps):
+        u = draws[t]
+        k = 0
+        while k < n_states - 1 and not transmat_cdf[state, k] > u:
+            k += 1
+        state = k
+        states[t] = state
+    return states

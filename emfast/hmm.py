@@ -1,0 +1,975 @@
+"""Hidden Markov models with Gaussian emissions: ``GaussianHMM``, a drop-in
+for hmmlearn's, on the EM engine.
+
+Baum–Welch is EM (``_em.fit_em``): the E-step takes the per-state emission
+log-densities from the data source (``log_densities``, the Gaussian kernels
+of the mixtures), runs forward–backward over each sequence
+(``_hmm_kernels``, in parallel over sequences) and asks the source for the
+sufficient statistics of the state posteriors (``stats_from_resp``); the
+M-step is hmmlearn's, with its priors, computed from statistics centred on
+the current means.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from dataclasses import dataclass, replace
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from . import _hmm_kernels
+from ._covariance import compute_precision_cholesky, full_covariances
+from ._em import EMModel, fit_em, observe_iterations
+from ._kmeans import kmeans
+from ._sources import ArraySource, Components, GaussianStats
+from ._validation import as_kernel_input
+
+COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
+DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+
+
+def sequence_starts(lengths, n_samples: int) -> np.ndarray:
+    """The first row of each sequence, and ``n_samples`` last (int64, length
+    n_sequences + 1), from hmmlearn's ``lengths`` (None: one sequence)."""
+    if lengths is None:
+        return np.array([0, n_samples], dtype=np.int64)
+    lengths = np.asarray(lengths)
+    if lengths.ndim != 1 or lengths.size == 0:
+        raise ValueError(
+            f"lengths must be a 1-D array of sequence lengths, got shape "
+            f"{lengths.shape}"
+        )
+    if lengths.dtype.kind not in "iu" and not (
+        lengths.dtype.kind == "f" and np.all(lengths == np.round(lengths))
+    ):
+        raise ValueError(f"lengths must be integers, got {lengths.dtype}")
+    lengths = lengths.astype(np.int64)
+    if (lengths <= 0).any():
+        raise ValueError(
+            f"lengths must be positive: got {lengths[lengths <= 0][:5].tolist()}"
+        )
+    if lengths.sum() != n_samples:
+        raise ValueError(f"lengths array {lengths} doesn't sum to {n_samples} samples")
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def _emission_covariances(covars, covariance_type, n_components):
+    """hmmlearn's stored covariances (``_covars_``) in emfast's per-type
+    shapes: spherical (K,) (hmmlearn keeps (K,) or (K, D) with equal
+    entries), diag (K, D), full (K, D, D), tied (D, D)."""
+    covars = np.asarray(covars, dtype=np.float64)
+    if covariance_type == "spherical":
+        return covars.reshape(n_components, -1)[:, 0].copy()
+    return covars
+
+
+def validate_covars(covars, covariance_type, n_components):
+    """hmmlearn's checks of covariances, with its messages."""
+    covars = np.asarray(covars, dtype=np.float64)
+    if covariance_type == "spherical":
+        if len(covars) != n_components:
+            raise ValueError("'spherical' covars have length n_components")
+        if np.any(covars <= 0):
+            raise ValueError("'spherical' covars must be positive")
+    elif covariance_type == "tied":
+        if covars.ndim != 2 or covars.shape[0] != covars.shape[1]:
+            raise ValueError("'tied' covars must have shape (n_dim, n_dim)")
+        if not np.allclose(covars, covars.T) or np.any(linalg.eigvalsh(covars) <= 0):
+            raise ValueError("'tied' covars must be symmetric, positive-definite")
+    elif covariance_type == "diag":
+        if covars.ndim != 2:
+            raise ValueError("'diag' covars must have shape (n_components, n_dim)")
+        if np.any(covars <= 0):
+            raise ValueError("'diag' covars must be positive")
+    elif covariance_type == "full":
+        if covars.ndim != 3 or covars.shape[1] != covars.shape[2]:
+            raise ValueError(
+                "'full' covars must have shape (n_components, n_dim, n_dim)"
+            )
+        for n, cv in enumerate(covars):
+            if not np.allclose(cv, cv.T) or np.any(linalg.eigvalsh(cv) <= 0):
+                raise ValueError(
+                    f"component {n} of 'full' covars must be symmetric, "
+                    "positive-definite"
+                )
+    return covars
+
+
+def _distribute(tied_cv, covariance_type, n_components):
+    """One covariance matrix as the start of every state (hmmlearn's)."""
+    if covariance_type == "spherical":
+        return np.tile(tied_cv.mean() * np.ones(tied_cv.shape[1]), (n_components, 1))
+    if covariance_type == "tied":
+        return tied_cv
+    if covariance_type == "diag":
+        return np.tile(np.diag(tied_cv), (n_components, 1))
+    return np.tile(tied_cv, (n_components, 1, 1))
+
+
+@dataclass
+class HMMParams:
+    """A Gaussian HMM's parameters: startprob (K,), transmat (K, K), means
+    (K, D) and covars in hmmlearn's stored form (``_covars_``)."""
+
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+
+
+@dataclass
+class HMMStats:
+    """One Baum–Welch E-step: the total log-likelihood, the posteriors of
+    the first state of each sequence summed (K,), the expected transition
+    counts (K, K) and the Gaussian statistics of the state posteriors
+    (centred on the means; 'tied' as per-state full scatter)."""
+
+    log_likelihood: float
+    start: np.ndarray
+    trans: np.ndarray
+    gaussian: GaussianStats
+
+
+class HMMModel(EMModel):
+    """The EM model of a Gaussian HMM (see ``_em``): Baum–Welch with
+    hmmlearn's M-step and priors. The lower bound is the total
+    log-likelihood of the parameters entering the iteration.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of states.
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}
+        The covariance type.
+    starts : ndarray of int64
+        The sequences' offsets (``sequence_starts``).
+    estimator : GaussianHMM
+        Its priors, ``params``, ``init_params``, ``min_covar`` and
+        ``implementation``, and the parameters it already has.
+    """
+
+    def __init__(self, n_components, covariance_type, starts, estimator):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.starts = starts
+        self.est = estimator
+        self.scaled = estimator.implementation == "scaling"
+
+    # ------------------------------------------------------------ start
+
+    def _given(self, code, name):
+        """The estimator's ``name`` when it is not to be initialized."""
+        if code in self.est.init_params or not hasattr(self.est, name):
+            return None
+        return getattr(self.est, name)
+
+    def initialize(self, source, random_state) -> HMMParams:
+        """hmmlearn's start: startprob and the rows of transmat drawn from a
+        Dirichlet(1/K), means by k-means, every state's covariance the data
+        covariance plus ``min_covar`` (each unless already set and not in
+        ``init_params``)."""
+        K = self.n_components
+        startprob = self._given("s", "startprob_")
+        if startprob is None:
+            startprob = random_state.dirichlet(np.full(K, 1.0 / K))
+        transmat = self._given("t", "transmat_")
+        if transmat is None:
+            transmat = random_state.dirichlet(np.full(K, 1.0 / K), size=K)
+        means = self._given("m", "means_")
+        if means is None:
+            means = kmeans(source.init_rows, K, random_state)
+        covars = self._given("c", "_covars_")
+        if covars is None:
+            _, cov = source.moments()
+            cv = cov + self.est.min_covar * np.eye(cov.shape[0])
+            covars = _distribute(cv, self.covariance_type, K)
+        return HMMParams(
+            np.asarray(startprob, dtype=np.float64),
+            np.asarray(transmat, dtype=np.float64),
+            np.asarray(means, dtype=np.float64),
+            np.asarray(covars, dtype=np.float64),
+        )
+
+    # ------------------------------------------------------------ E-step
+
+    def components(self, params: HMMParams) -> Components:
+        covariances = _emission_covariances(
+            params.covars, self.covariance_type, self.n_components
+        )
+        return Components(
+            np.full(self.n_components, 1.0 / self.n_components),
+            params.means,
+            covariances,
+            compute_precision_cholesky(covariances, self.covariance_type),
+            np.zeros(self.n_components),
+            self.covariance_type,
+        )
+
+    def log_emissions(self, source, params):
+        """(n_samples, K) log-densities of every row under every state."""
+        return source.log_densities(self.components(params))
+
+    def e_step(self, source, params) -> HMMStats:
+        components = self.components(params)
+        log_b = source.log_densities(components)
+        gamma = np.empty_like(log_b)
+        log_likelihood, _, start, trans = _hmm_kernels.forward_backward(
+            log_b, self.starts, params.startprob, params.transmat, gamma, self.scaled
+        )
+        if self.covariance_type == "tied":
+            # hmmlearn's tied update sums per-state scatters.
+            components = replace(components, covariance_type="full")
+        gaussian = source.stats_from_resp(gamma, components)
+        return HMMStats(float(log_likelihood), start, trans, gaussian)
+
+    # ------------------------------------------------------------ M-step
+
+    def m_step(self, stats: HMMStats, params: HMMParams) -> HMMParams:
+        est = self.est
+        letters = est.params
+        startprob, transmat = params.startprob, params.transmat
+        if "s" in letters:
+            new = np.maximum(est.startprob_prior - 1.0 + stats.start, 0.0)
+            new = np.where(startprob == 0, 0.0, new)
+            total = new.sum()
+            startprob = new / total if total > 0 else startprob
+        if "t" in letters:
+            new = np.maximum(est.transmat_prior - 1.0 + stats.trans, 0.0)
+            new = np.where(transmat == 0, 0.0, new)
+            rows = new.sum(axis=1, keepdims=True)
+            # A state never left (or never visited) keeps its row: hmmlearn
+            # leaves it all zero (and then refuses the model).
+            transmat = np.where(rows > 0, new / np.where(rows > 0, rows, 1.0), transmat)
+        g = stats.gaussian
+        centers = g.centers
+        post = g.nk
+        means = params.means
+        if "m" in letters:
+            obs = g.sx + post[:, None] * centers
+            denom = est.means_weight + post[:, None] * np.ones_like(means)
+            # A state with no posterior mass and no prior weight keeps its
+            # mean (hmmlearn's 0 / 0 gives NaN).
+            means = np.where(
+                denom > 0,
+                (est.means_weight * est.means_prior + obs)
+                / np.where(denom > 0, denom, 1),
+                means,
+            )
+        covars = params.covars
+        if "c" in letters:
+            covars = self._covars(g, means, centers, params.covars)
+        return HMMParams(
+            startprob, transmat, np.asarray(means, dtype=np.float64), covars
+        )
+
+    def _covars(self, g, means, centers, old):
+        """hmmlearn's covariance update, from statistics centred on
+        ``centers``: sum_t g_t (x_t - m)(x_t - m)^T = S + d sx^T + sx d^T +
+        n d d^T with d = centers - m."""
+        est = self.est
+        post = g.nk
+        d = centers - means
+        meandiff = means - est.means_prior
+        if self.covariance_type in ("spherical", "diag"):
+            scatter = g.sxx[:, 0, :] + 2.0 * d * g.sx + post[:, None] * d**2
+            c_n = est.means_weight * meandiff**2 + scatter
+            c_d = max(est.covars_weight - 1, 0) + post[:, None]
+            covars = (est.covars_prior + c_n) / np.maximum(c_d, 1e-5)
+            if self.covariance_type == "spherical":
+                covars = np.tile(covars.mean(1)[:, None], (1, covars.shape[1]))
+            return covars
+        lower = g.sxx
+        S = lower + np.swapaxes(np.tril(lower, -1), 1, 2)
+        outer_d_sx = d[:, :, None] * g.sx[:, None, :]
+        scatter = (
+            S
+            + outer_d_sx
+            + np.swapaxes(outer_d_sx, 1, 2)
+            + post[:, None, None] * d[:, :, None] * d[:, None, :]
+        )
+        md = np.asarray(meandiff) * np.ones_like(means)
+        c_n = est.means_weight * md[:, :, None] * md[:, None, :] + scatter
+        cvweight = max(est.covars_weight - means.shape[1], 0)
+        if self.covariance_type == "tied":
+            return (est.covars_prior + c_n.sum(axis=0)) / (cvweight + post.sum())
+        denom = cvweight + post[:, None, None] * np.ones_like(c_n)
+        # A state with no posterior mass and no prior weight keeps its
+        # covariance (hmmlearn's 0 / 0 gives NaN).
+        return np.where(
+            denom > 0, (est.covars_prior + c_n) / np.where(denom > 0, denom, 1), old
+        )
+
+    def lower_bound(self, stats: HMMStats, params) -> float:
+        return stats.log_likelihood
+
+
+class ConvergenceMonitor:
+    """hmmlearn's record of a fit: ``history`` (the log-likelihood of each
+    iteration, a deque), ``iter`` (iterations run), ``tol``, ``n_iter``,
+    ``verbose`` and ``converged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianHMM
+    >>> X = np.random.default_rng(0).normal(size=(200, 1))
+    >>> monitor = GaussianHMM(2, n_iter=5, random_state=0).fit(X).monitor_
+    >>> monitor.iter == len(monitor.history) <= 5
+    True
+    """
+
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = deque()
+        self.iter = 0
+
+    def __repr__(self):
+        params = sorted(dict(vars(self), history=list(self.history)).items())
+        body = "".join(f"    {k}={v},\n" for k, v in params)
+        return f"{type(self).__name__}(\n{body})"
+
+    def _reset(self):
+        self.iter = 0
+        self.history.clear()
+
+    def report(self, log_prob):
+        """Record one iteration's log-likelihood (printed to stderr with
+        ``verbose``, in hmmlearn's columns)."""
+        if self.verbose:
+            delta = log_prob - self.history[-1] if self.history else np.nan
+            print(
+                self._template.format(
+                    iter=self.iter + 1, log_prob=log_prob, delta=delta
+                ),
+                file=sys.stderr,
+            )
+        self.history.append(log_prob)
+        self.iter += 1
+
+    @property
+    def converged(self):
+        """hmmlearn's rule: ``n_iter`` iterations ran, or the last gain of
+        the log-likelihood was below ``tol``."""
+        return self.iter == self.n_iter or (
+            len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol
+        )
+
+
+class GaussianHMM(BaseEstimator):
+    """Hidden Markov model with Gaussian emissions, a drop-in for
+    ``hmmlearn.hmm.GaussianHMM``.
+
+    Same constructor parameters and defaults, attributes and methods as
+    hmmlearn 0.3; the E-step's emission densities and statistics run on
+    emfast's Gaussian kernels and forward–backward runs in parallel over
+    sequences. Beyond hmmlearn: ``n_init`` restarts (the best
+    log-likelihood wins) and transition rows that stay valid for states
+    never left.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of states.
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
+        The covariance of each state's Gaussian ('tied': one for all).
+    min_covar : float, default=1e-3
+        Added to the diagonal of the data covariance that starts every
+        state's covariance.
+    startprob_prior, transmat_prior : float or array-like, default=1.0
+        Dirichlet priors of ``startprob_`` and of each row of ``transmat_``.
+    means_prior, means_weight : float or array-like, default=0
+        Mean and precision of the Normal prior of ``means_``.
+    covars_prior, covars_weight : float or array-like, default=1e-2, 1
+        The inverse gamma ('spherical', 'diag') or inverse Wishart ('full',
+        'tied') prior of the covariances, as hmmlearn applies it.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        The decoder of ``decode`` and ``predict``.
+    random_state : int, RandomState instance or None, default=None
+        Randomness of the start.
+    n_iter : int, default=10
+        Iterations at most.
+    tol : float, default=1e-2
+        Stop when the log-likelihood gains less than this.
+    verbose : bool, default=False
+        Print each iteration's log-likelihood to stderr (hmmlearn's columns).
+    params, init_params : str, default='stmc'
+        The parameters updated by the M-step / initialized by ``fit``: 's'
+        startprob, 't' transmat, 'm' means, 'c' covars.
+    implementation : {'log', 'scaling'}, default='log'
+        Forward–backward in log space or with per-step scaling.
+    n_init : int, default=1
+        Starts tried (the best final log-likelihood is kept).
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    means_ : ndarray of shape (n_components, n_features)
+    covars_ : ndarray of shape (n_components, n_features, n_features)
+        Each state's covariance as a full matrix (hmmlearn's getter); set it
+        in the per-type shape: (K,) 'spherical', (K, D) 'diag', (K, D, D)
+        'full', (D, D) 'tied'.
+    n_features : int
+    monitor_ : ConvergenceMonitor
+        ``history`` of the log-likelihood per iteration, ``iter``,
+        ``converged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianHMM
+    >>> rng = np.random.default_rng(0)
+    >>> states = np.repeat([0, 1, 0, 1], 100)
+    >>> X = rng.normal(loc=np.array([0.0, 5.0])[states], size=400)[:, None]
+    >>> model = GaussianHMM(2, n_iter=20, random_state=0).fit(X)
+    >>> bool(np.allclose(np.sort(model.means_.ravel()), [0, 5], atol=0.3))
+    True
+    >>> high = int(np.argmax(model.means_.ravel()))
+    >>> bool(np.mean((model.predict(X) == high) == (states == 1)) > 0.95)
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "min_covar": [Interval(Real, 0.0, None, closed="left")],
+        "startprob_prior": ["array-like", Real],
+        "transmat_prior": ["array-like", Real],
+        "means_prior": ["array-like", Real],
+        "means_weight": ["array-like", Real],
+        "covars_prior": ["array-like", Real],
+        "covars_weight": ["array-like", Real],
+        "algorithm": [StrOptions(set(DECODER_ALGORITHMS))],
+        "random_state": ["random_state"],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Real],
+        "verbose": ["verbose", "boolean"],
+        "params": [str],
+        "init_params": [str],
+        "implementation": [StrOptions({"log", "scaling"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        covariance_type="diag",
+        min_covar=1e-3,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        means_prior=0,
+        means_weight=0,
+        covars_prior=1e-2,
+        covars_weight=1,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="stmc",
+        init_params="stmc",
+        implementation="log",
+        *,
+        n_init=1,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_init = n_init
+
+    # ------------------------------------------------------------ covars_
+
+    @property
+    def covars_(self):
+        """Each state's covariance as a full (K, D, D) matrix."""
+        covars = _emission_covariances(
+            self._covars_, self.covariance_type, self.n_components
+        )
+        return full_covariances(
+            covars, self.covariance_type, self.n_components, self.n_features
+        )
+
+    @covars_.setter
+    def covars_(self, covars):
+        covars = np.array(covars, dtype=np.float64, copy=True)
+        validate_covars(covars, self.covariance_type, self.n_components)
+        self._covars_ = covars
+
+    # ------------------------------------------------------------ checks
+
+    def _validate_X(self, X, reset):
+        X = check_array(X, dtype=[np.float64, np.float32])
+        if reset:
+            # A means_ kept from before fixes the features (hmmlearn's message).
+            if (
+                hasattr(self, "n_features")
+                and self.n_features != X.shape[1]
+                and "m" not in self.init_params
+                and hasattr(self, "means_")
+            ):
+                raise ValueError(
+                    f"Unexpected number of dimensions, got {X.shape[1]} but "
+                    f"expected {self.n_features}"
+                )
+        elif X.shape[1] != self.n_features:
+            raise ValueError(
+                f"Unexpected number of dimensions, got {X.shape[1]} but "
+                f"expected {self.n_features}"
+            )
+        return as_kernel_input(X)
+
+    @staticmethod
+    def _check_sum_1(name, value):
+        s = value.sum(axis=-1)
+        if not np.allclose(s, 1):
+            raise ValueError(
+                f"{name} must sum to 1 (got {s:.4f})"
+                if s.ndim == 0
+                else f"{name} rows must sum to 1 (got row sums of {s})"
+            )
+
+    def _check(self):
+        """hmmlearn's checks of the parameters (ValueError)."""
+        K = self.n_components
+        self.startprob_ = np.asarray(self.startprob_, dtype=np.float64)
+        if len(self.startprob_) != K:
+            raise ValueError("startprob_ must have length n_components")
+        self._check_sum_1("startprob_", self.startprob_)
+        self.transmat_ = np.asarray(self.transmat_, dtype=np.float64)
+        if self.transmat_.shape != (K, K):
+            raise ValueError("transmat_ must have shape (n_components, n_components)")
+        self._check_sum_1("transmat_", self.transmat_)
+        self.means_ = np.asarray(self.means_, dtype=np.float64)
+        if self.means_.ndim != 2 or self.means_.shape[0] != K:
+            raise ValueError(
+                f"means_ must have shape (n_components, n_features), got "
+                f"{self.means_.shape}"
+            )
+        self.n_features = self.means_.shape[1]
+        validate_covars(self._covars_, self.covariance_type, K)
+        if np.any(~np.isfinite(self.means_)):
+            raise ValueError("means_ must be finite")
+
+    def _check_given(self, X):
+        """Check the parameters that ``fit`` will not initialize."""
+        K = self.n_components
+        if "s" not in self.init_params and hasattr(self, "startprob_"):
+            sp = np.asarray(self.startprob_, dtype=np.float64)
+            if len(sp) != K:
+                raise ValueError("startprob_ must have length n_components")
+            self._check_sum_1("startprob_", sp)
+        if "t" not in self.init_params and hasattr(self, "transmat_"):
+            tm = np.asarray(self.transmat_, dtype=np.float64)
+            if tm.shape != (K, K):
+                raise ValueError(
+                    "transmat_ must have shape (n_components, n_components)"
+                )
+            self._check_sum_1("transmat_", tm)
+        if "m" not in self.init_params and hasattr(self, "means_"):
+            means = np.asarray(self.means_, dtype=np.float64)
+            if means.shape != (K, X.shape[1]):
+                raise ValueError(
+                    f"means_ must have shape ({K}, {X.shape[1]}), got {means.shape}"
+                )
+        if "c" not in self.init_params and hasattr(self, "_covars_"):
+            validate_covars(self._covars_, self.covariance_type, K)
+
+    # ------------------------------------------------------------ fit
+
+    def fit(self, X, lengths=None):
+        """Estimate the parameters by Baum–Welch (EM).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences, one after another.
+        lengths : array-like of int of shape (n_sequences,), default=None
+            The length of each sequence (they sum to n_samples); None: one
+            sequence.
+
+        Returns
+        -------
+        self : GaussianHMM
+            The fitted model.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(300, 2))
+        >>> model = GaussianHMM(2, random_state=0).fit(X, lengths=[100, 200])
+        >>> model.transmat_.shape
+        (2, 2)
+        """
+        self._validate_params()
+        X = self._validate_X(X, reset=True)
+        starts = sequence_starts(lengths, X.shape[0])
+        self._check_given(X)
+        model = HMMModel(self.n_components, self.covariance_type, starts, self)
+        source = ArraySource(X)
+        monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+
+        def report(init, n_iter, lower_bound):
+            if n_iter == 1:
+                monitor._reset()
+            monitor.report(lower_bound)
+
+        with observe_iterations(report):
+            result = fit_em(
+                model,
+                source,
+                tol=self.tol,
+                max_iter=self.n_iter,
+                n_init=self.n_init,
+                random_state=check_random_state(self.random_state),
+                convergence_warning=False,
+                stop_on_decrease=True,
+            )
+        params = result.params
+        monitor._reset()
+        for value in result.lower_bounds:
+            monitor.history.append(value)
+        monitor.iter = result.n_iter
+        self.startprob_ = params.startprob
+        self.transmat_ = params.transmat
+        self.means_ = params.means
+        self._covars_ = params.covars
+        self.n_features = X.shape[1]
+        self.monitor_ = monitor
+        return self
+
+    # ------------------------------------------------------------ inference
+
+    def _inference(self, X, lengths):
+        check_is_fitted(self, "startprob_")
+        self._check()
+        X = self._validate_X(X, reset=False)
+        starts = sequence_starts(lengths, X.shape[0])
+        model = HMMModel(self.n_components, self.covariance_type, starts, self)
+        params = HMMParams(self.startprob_, self.transmat_, self.means_, self._covars_)
+        log_b = model.log_emissions(ArraySource(X), params)
+        return starts, log_b
+
+    def score_samples(self, X, lengths=None):
+        """Log-likelihood of X and the state posteriors.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+
+        Returns
+        -------
+        log_prob : float
+            The log-likelihood of X.
+        posteriors : ndarray of shape (n_samples, n_components)
+            p(state | all of the sequence) for each step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> log_prob, post = GaussianHMM(2, random_state=0).fit(X).score_samples(X)
+        >>> post.shape, bool(np.allclose(post.sum(axis=1), 1))
+        ((100, 2), True)
+        """
+        starts, log_b = self._inference(X, lengths)
+        gamma = np.empty_like(log_b)
+        log_prob, _, _, _ = _hmm_kernels.forward_backward(
+            log_b,
+            starts,
+            self.startprob_,
+            self.transmat_,
+            gamma,
+            self.implementation == "scaling",
+        )
+        return float(log_prob), gamma
+
+    def score(self, X, lengths=None):
+        """Log-likelihood of X under the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+
+        Returns
+        -------
+        log_prob : float
+            The log-likelihood.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> bool(model.score(X) == model.score_samples(X)[0])
+        True
+        """
+        return self.score_samples(X, lengths)[0]
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """The most probable state sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+        algorithm : {'viterbi', 'map'}, default=None
+            'viterbi': the most probable path; 'map': the most probable state
+            at each step. None: ``self.algorithm``.
+
+        Returns
+        -------
+        log_prob : float
+            'viterbi': the log-probability of the path (with X);
+            'map': as hmmlearn, the sum over steps of the largest posterior.
+        state_sequence : ndarray of shape (n_samples,)
+            The states.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> log_prob, states = GaussianHMM(2, random_state=0).fit(X).decode(X)
+        >>> states.shape
+        (100,)
+        """
+        algorithm = algorithm or self.algorithm
+        if algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"Unknown decoder {algorithm!r}")
+        if algorithm == "map":
+            _, posteriors = self.score_samples(X, lengths)
+            return float(np.max(posteriors, axis=1).sum()), np.argmax(
+                posteriors, axis=1
+            )
+        starts, log_b = self._inference(X, lengths)
+        path = np.empty(log_b.shape[0], dtype=np.int64)
+        log_prob, _ = _hmm_kernels.viterbi(
+            log_b, starts, self.startprob_, self.transmat_, path
+        )
+        return float(log_prob), path
+
+    def predict(self, X, lengths=None):
+        """The decoded states (``decode(X, lengths)[1]``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+
+        Returns
+        -------
+        state_sequence : ndarray of shape (n_samples,)
+            The states.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> GaussianHMM(2, random_state=0).fit(X).predict(X).shape
+        (100,)
+        """
+        return self.decode(X, lengths)[1]
+
+    def predict_proba(self, X, lengths=None):
+        """The state posteriors (``score_samples(X, lengths)[1]``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+
+        Returns
+        -------
+        posteriors : ndarray of shape (n_samples, n_components)
+            p(state | the whole sequence) at each step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> GaussianHMM(2, random_state=0).fit(X).predict_proba(X).shape
+        (100, 2)
+        """
+        return self.score_samples(X, lengths)[1]
+
+    def sample(self, n_samples=1, random_state=None, currstate=None):
+        """Draw a sequence from the model.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Its length.
+        random_state : int, RandomState instance or None, default=None
+            The randomness (None: ``self.random_state``).
+        currstate : int, default=None
+            The first state (None: drawn from ``startprob_``).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            The emissions.
+        state_sequence : ndarray of shape (n_samples,)
+            The states.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> Xs, states = GaussianHMM(2, random_state=0).fit(X).sample(5)
+        >>> Xs.shape, states.shape
+        ((5, 1), (5,))
+        """
+        check_is_fitted(self, "startprob_")
+        self._check()
+        rs = check_random_state(
+            self.random_state if random_state is None else random_state
+        )
+        K = self.n_components
+        transmat_cdf = np.cumsum(self.transmat_, axis=1)
+        draws = rs.rand(n_samples)
+        if currstate is None:
+            currstate = int((np.cumsum(self.startprob_) > draws[0]).argmax())
+        elif not 0 <= int(currstate) < K:
+            raise ValueError(f"currstate must be in [0, {K}), got {currstate}")
+        states = _hmm_kernels.sample_states(transmat_cdf, int(currstate), draws)
+        covs = self.covars_
+        X = np.empty((n_samples, self.n_features))
+        noise = rs.standard_normal((n_samples, self.n_features))
+        for k in range(K):
+            rows = states == k
+            if rows.any():
+                factor = np.linalg.cholesky(covs[k])
+                X[rows] = self.means_[k] + noise[rows] @ factor.T
+        return X, states
+
+    # ------------------------------------------------------------ criteria
+
+    def _n_parameters(self):
+        K, D = self.n_components, self.n_features
+        covars = {
+            "spherical": K,
+            "diag": K * D,
+            "full": K * D * (D + 1) // 2,
+            "tied": D * (D + 1) // 2,
+        }[self.covariance_type]
+        return (K - 1) + K * (K - 1) + K * D + covars
+
+    def aic(self, X, lengths=None):
+        """Akaike information criterion: -2 log-likelihood + 2 n_parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+
+        Returns
+        -------
+        aic : float
+            The lower the better.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> bool(model.aic(X) < model.bic(X))
+        True
+        """
+        return -2 * self.score(X, lengths) + 2 * self._n_parameters()
+
+    def bic(self, X, lengths=None):
+        """Bayesian information criterion: -2 log-likelihood + n_parameters
+        log(n_samples).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The sequences.
+        lengths : array-like of int, default=None
+            Their lengths.
+
+        Returns
+        -------
+        bic : float
+            The lower the better.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(100, 1))
+        >>> bool(np.isfinite(GaussianHMM(2, random_state=0).fit(X).bic(X)))
+        True
+        """
+        n_samples = len(check_array(X))
+        return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n_samples)
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of the states (the left eigenvector
+        of ``transmat_`` for eigenvalue 1, normalised).
+
+        Returns
+        -------
+        distribution : ndarray of shape (n_components,)
+            The stationary distribution.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> model = GaussianHMM(2, init_params="")
+        >>> model.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> model.get_stationary_distribution().round(3)
+        array([0.667, 0.333])
+        """
+        check_is_fitted(self, "transmat_")
+        eigvals, eigvecs = linalg.eig(np.asarray(self.transmat_).T)
+        eigvec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
+        return eigvec / eigvec.sum()
