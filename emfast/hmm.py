@@ -129,19 +129,100 @@ class HMMParams:
 class HMMStats:
     """One Baum–Welch E-step: the total log-likelihood, the posteriors of
     the first state of each sequence summed (K,), the expected transition
-    counts (K, K) and the Gaussian statistics of the state posteriors
-    (centred on the means; 'tied' as per-state full scatter)."""
+    counts (K, K) and the emission model's statistics of the state
+    posteriors."""
 
     log_likelihood: float
     start: np.ndarray
     trans: np.ndarray
-    gaussian: GaussianStats
+    emission: object
 
 
-class HMMModel(EMModel):
-    """The EM model of a Gaussian HMM (see ``_em``): Baum–Welch with
-    hmmlearn's M-step and priors. The lower bound is the total
-    log-likelihood of the parameters entering the iteration.
+class BaseHMMModel(EMModel):
+    """The EM model of a hidden Markov model (see ``_em``): Baum–Welch. The
+    E-step runs forward–backward over the emission log-densities
+    (``log_emissions``, the subclass's) and hands the state posteriors to
+    ``emission_stats``; the M-step updates startprob and transmat as
+    hmmlearn does (priors, forbidden transitions kept at 0; a state never
+    left keeps its row) and the emissions by ``emission_m_step``. The lower
+    bound is the total log-likelihood of the parameters entering the
+    iteration. Parameters are a dataclass with ``startprob`` and
+    ``transmat`` fields.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of states.
+    starts : ndarray of int64
+        The sequences' offsets (``sequence_starts``).
+    estimator : BaseHMM
+        Its priors, ``params``, ``init_params`` and ``implementation``, and
+        the parameters it already has.
+    """
+
+    def __init__(self, n_components, starts, estimator):
+        self.n_components = n_components
+        self.starts = starts
+        self.est = estimator
+        self.scaled = estimator.implementation == "scaling"
+
+    def _given(self, code, name):
+        """The estimator's ``name`` when it is not to be initialized."""
+        if code in self.est.init_params or not hasattr(self.est, name):
+            return None
+        return getattr(self.est, name)
+
+    def initial_transitions(self, random_state):
+        """hmmlearn's start: startprob and each row of transmat drawn from a
+        Dirichlet(1/K), unless already set and not in ``init_params``."""
+        K = self.n_components
+        startprob = self._given("s", "startprob_")
+        if startprob is None:
+            startprob = random_state.dirichlet(np.full(K, 1.0 / K))
+        transmat = self._given("t", "transmat_")
+        if transmat is None:
+            transmat = random_state.dirichlet(np.full(K, 1.0 / K), size=K)
+        return (
+            np.asarray(startprob, dtype=np.float64),
+            np.asarray(transmat, dtype=np.float64),
+        )
+
+    def e_step(self, source, params) -> HMMStats:
+        log_b, context = self.log_emissions(source, params)
+        gamma = np.empty_like(log_b)
+        log_likelihood, _, start, trans = _hmm_kernels.forward_backward(
+            log_b, self.starts, params.startprob, params.transmat, gamma, self.scaled
+        )
+        emission = self.emission_stats(source, params, gamma, context)
+        return HMMStats(float(log_likelihood), start, trans, emission)
+
+    def m_step(self, stats: HMMStats, params):
+        est = self.est
+        letters = est.params
+        startprob, transmat = params.startprob, params.transmat
+        if "s" in letters:
+            new = np.maximum(est.startprob_prior - 1.0 + stats.start, 0.0)
+            new = np.where(startprob == 0, 0.0, new)
+            total = new.sum()
+            startprob = new / total if total > 0 else startprob
+        if "t" in letters:
+            new = np.maximum(est.transmat_prior - 1.0 + stats.trans, 0.0)
+            new = np.where(transmat == 0, 0.0, new)
+            rows = new.sum(axis=1, keepdims=True)
+            # A state never left (or never visited) keeps its row: hmmlearn
+            # leaves it all zero (and then refuses the model).
+            transmat = np.where(rows > 0, new / np.where(rows > 0, rows, 1.0), transmat)
+        emission = self.emission_m_step(stats.emission, params)
+        return replace(params, startprob=startprob, transmat=transmat, **emission)
+
+    def lower_bound(self, stats: HMMStats, params) -> float:
+        return stats.log_likelihood
+
+
+class HMMModel(BaseHMMModel):
+    """The EM model of a Gaussian HMM: ``BaseHMMModel`` with one Gaussian
+    per state, hmmlearn's emission M-step and priors computed from
+    statistics centred on the current means.
 
     Parameters
     ----------
@@ -157,32 +238,16 @@ class HMMModel(EMModel):
     """
 
     def __init__(self, n_components, covariance_type, starts, estimator):
-        self.n_components = n_components
+        super().__init__(n_components, starts, estimator)
         self.covariance_type = covariance_type
-        self.starts = starts
-        self.est = estimator
-        self.scaled = estimator.implementation == "scaling"
-
-    # ------------------------------------------------------------ start
-
-    def _given(self, code, name):
-        """The estimator's ``name`` when it is not to be initialized."""
-        if code in self.est.init_params or not hasattr(self.est, name):
-            return None
-        return getattr(self.est, name)
 
     def initialize(self, source, random_state) -> HMMParams:
-        """hmmlearn's start: startprob and the rows of transmat drawn from a
-        Dirichlet(1/K), means by k-means, every state's covariance the data
-        covariance plus ``min_covar`` (each unless already set and not in
+        """hmmlearn's start: the transitions of ``initial_transitions``,
+        means by k-means, every state's covariance the data covariance plus
+        ``min_covar`` (each unless already set and not in
         ``init_params``)."""
         K = self.n_components
-        startprob = self._given("s", "startprob_")
-        if startprob is None:
-            startprob = random_state.dirichlet(np.full(K, 1.0 / K))
-        transmat = self._given("t", "transmat_")
-        if transmat is None:
-            transmat = random_state.dirichlet(np.full(K, 1.0 / K), size=K)
+        startprob, transmat = self.initial_transitions(random_state)
         means = self._given("m", "means_")
         if means is None:
             means = kmeans(source.init_rows, K, random_state)
@@ -192,8 +257,8 @@ class HMMModel(EMModel):
             cv = cov + self.est.min_covar * np.eye(cov.shape[0])
             covars = _distribute(cv, self.covariance_type, K)
         return HMMParams(
-            np.asarray(startprob, dtype=np.float64),
-            np.asarray(transmat, dtype=np.float64),
+            startprob,
+            transmat,
             np.asarray(means, dtype=np.float64),
             np.asarray(covars, dtype=np.float64),
         )
@@ -214,41 +279,22 @@ class HMMModel(EMModel):
         )
 
     def log_emissions(self, source, params):
-        """(n_samples, K) log-densities of every row under every state."""
-        return source.log_densities(self.components(params))
-
-    def e_step(self, source, params) -> HMMStats:
+        """(n_samples, K) log-densities of every row under every state, and
+        the components (for ``emission_stats``)."""
         components = self.components(params)
-        log_b = source.log_densities(components)
-        gamma = np.empty_like(log_b)
-        log_likelihood, _, start, trans = _hmm_kernels.forward_backward(
-            log_b, self.starts, params.startprob, params.transmat, gamma, self.scaled
-        )
+        return source.log_densities(components), components
+
+    def emission_stats(self, source, params, gamma, components) -> GaussianStats:
+        """The Gaussian statistics of the state posteriors, centred on the
+        means ('tied' as per-state full scatter: hmmlearn's tied update
+        sums them)."""
         if self.covariance_type == "tied":
-            # hmmlearn's tied update sums per-state scatters.
             components = replace(components, covariance_type="full")
-        gaussian = source.stats_from_resp(gamma, components)
-        return HMMStats(float(log_likelihood), start, trans, gaussian)
+        return source.stats_from_resp(gamma, components)
 
-    # ------------------------------------------------------------ M-step
-
-    def m_step(self, stats: HMMStats, params: HMMParams) -> HMMParams:
+    def emission_m_step(self, g: GaussianStats, params: HMMParams) -> dict:
         est = self.est
         letters = est.params
-        startprob, transmat = params.startprob, params.transmat
-        if "s" in letters:
-            new = np.maximum(est.startprob_prior - 1.0 + stats.start, 0.0)
-            new = np.where(startprob == 0, 0.0, new)
-            total = new.sum()
-            startprob = new / total if total > 0 else startprob
-        if "t" in letters:
-            new = np.maximum(est.transmat_prior - 1.0 + stats.trans, 0.0)
-            new = np.where(transmat == 0, 0.0, new)
-            rows = new.sum(axis=1, keepdims=True)
-            # A state never left (or never visited) keeps its row: hmmlearn
-            # leaves it all zero (and then refuses the model).
-            transmat = np.where(rows > 0, new / np.where(rows > 0, rows, 1.0), transmat)
-        g = stats.gaussian
         centers = g.centers
         post = g.nk
         means = params.means
@@ -266,9 +312,7 @@ class HMMModel(EMModel):
         covars = params.covars
         if "c" in letters:
             covars = self._covars(g, means, centers, params.covars)
-        return HMMParams(
-            startprob, transmat, np.asarray(means, dtype=np.float64), covars
-        )
+        return {"means": np.asarray(means, dtype=np.float64), "covars": covars}
 
     def _covars(self, g, means, centers, old):
         """hmmlearn's covariance update, from statistics centred on
@@ -306,9 +350,6 @@ class HMMModel(EMModel):
         return np.where(
             denom > 0, (est.covars_prior + c_n) / np.where(denom > 0, denom, 1), old
         )
-
-    def lower_bound(self, stats: HMMStats, params) -> float:
-        return stats.log_likelihood
 
 
 class ConvergenceMonitor:
@@ -367,161 +408,16 @@ class ConvergenceMonitor:
         )
 
 
-class GaussianHMM(BaseEstimator):
-    """Hidden Markov model with Gaussian emissions, a drop-in for
-    ``hmmlearn.hmm.GaussianHMM``.
+class BaseHMM(BaseEstimator):
+    """What every hidden Markov model of emfast shares (not public): fit by
+    Baum–Welch on the engine, inference (score, posteriors, decoding),
+    sampling, information criteria, hmmlearn's checks of the transitions.
 
-    Same constructor parameters and defaults, attributes and methods as
-    hmmlearn 0.3; the E-step's emission densities and statistics run on
-    emfast's Gaussian kernels and forward–backward runs in parallel over
-    sequences. Beyond hmmlearn: ``n_init`` restarts (the best
-    log-likelihood wins) and transition rows that stay valid for states
-    never left.
-
-    Parameters
-    ----------
-    n_components : int, default=1
-        Number of states.
-    covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
-        The covariance of each state's Gaussian ('tied': one for all).
-    min_covar : float, default=1e-3
-        Added to the diagonal of the data covariance that starts every
-        state's covariance.
-    startprob_prior, transmat_prior : float or array-like, default=1.0
-        Dirichlet priors of ``startprob_`` and of each row of ``transmat_``.
-    means_prior, means_weight : float or array-like, default=0
-        Mean and precision of the Normal prior of ``means_``.
-    covars_prior, covars_weight : float or array-like, default=1e-2, 1
-        The inverse gamma ('spherical', 'diag') or inverse Wishart ('full',
-        'tied') prior of the covariances, as hmmlearn applies it.
-    algorithm : {'viterbi', 'map'}, default='viterbi'
-        The decoder of ``decode`` and ``predict``.
-    random_state : int, RandomState instance or None, default=None
-        Randomness of the start.
-    n_iter : int, default=10
-        Iterations at most.
-    tol : float, default=1e-2
-        Stop when the log-likelihood gains less than this.
-    verbose : bool, default=False
-        Print each iteration's log-likelihood to stderr (hmmlearn's columns).
-    params, init_params : str, default='stmc'
-        The parameters updated by the M-step / initialized by ``fit``: 's'
-        startprob, 't' transmat, 'm' means, 'c' covars.
-    implementation : {'log', 'scaling'}, default='log'
-        Forward–backward in log space or with per-step scaling.
-    n_init : int, default=1
-        Starts tried (the best final log-likelihood is kept).
-
-    Attributes
-    ----------
-    startprob_ : ndarray of shape (n_components,)
-    transmat_ : ndarray of shape (n_components, n_components)
-    means_ : ndarray of shape (n_components, n_features)
-    covars_ : ndarray of shape (n_components, n_features, n_features)
-        Each state's covariance as a full matrix (hmmlearn's getter); set it
-        in the per-type shape: (K,) 'spherical', (K, D) 'diag', (K, D, D)
-        'full', (D, D) 'tied'.
-    n_features : int
-    monitor_ : ConvergenceMonitor
-        ``history`` of the log-likelihood per iteration, ``iter``,
-        ``converged``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from emfast import GaussianHMM
-    >>> rng = np.random.default_rng(0)
-    >>> states = np.repeat([0, 1, 0, 1], 100)
-    >>> X = rng.normal(loc=np.array([0.0, 5.0])[states], size=400)[:, None]
-    >>> model = GaussianHMM(2, n_iter=20, random_state=0).fit(X)
-    >>> bool(np.allclose(np.sort(model.means_.ravel()), [0, 5], atol=0.3))
-    True
-    >>> high = int(np.argmax(model.means_.ravel()))
-    >>> bool(np.mean((model.predict(X) == high) == (states == 1)) > 0.95)
-    True
+    A subclass gives ``_hmm_model(starts)`` (its ``BaseHMMModel``),
+    ``_current_params()``, ``_store(params)``, ``_check()``,
+    ``_check_given(X)``, ``_emit(states, random_state)`` and
+    ``_n_emission_parameters()``.
     """
-
-    _parameter_constraints: ClassVar[dict] = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "min_covar": [Interval(Real, 0.0, None, closed="left")],
-        "startprob_prior": ["array-like", Real],
-        "transmat_prior": ["array-like", Real],
-        "means_prior": ["array-like", Real],
-        "means_weight": ["array-like", Real],
-        "covars_prior": ["array-like", Real],
-        "covars_weight": ["array-like", Real],
-        "algorithm": [StrOptions(set(DECODER_ALGORITHMS))],
-        "random_state": ["random_state"],
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
-        "tol": [Real],
-        "verbose": ["verbose", "boolean"],
-        "params": [str],
-        "init_params": [str],
-        "implementation": [StrOptions({"log", "scaling"})],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-    }
-
-    def __init__(
-        self,
-        n_components=1,
-        covariance_type="diag",
-        min_covar=1e-3,
-        startprob_prior=1.0,
-        transmat_prior=1.0,
-        means_prior=0,
-        means_weight=0,
-        covars_prior=1e-2,
-        covars_weight=1,
-        algorithm="viterbi",
-        random_state=None,
-        n_iter=10,
-        tol=1e-2,
-        verbose=False,
-        params="stmc",
-        init_params="stmc",
-        implementation="log",
-        *,
-        n_init=1,
-    ):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_init = n_init
-
-    # ------------------------------------------------------------ covars_
-
-    @property
-    def covars_(self):
-        """Each state's covariance as a full (K, D, D) matrix."""
-        covars = _emission_covariances(
-            self._covars_, self.covariance_type, self.n_components
-        )
-        return full_covariances(
-            covars, self.covariance_type, self.n_components, self.n_features
-        )
-
-    @covars_.setter
-    def covars_(self, covars):
-        covars = np.array(covars, dtype=np.float64, copy=True)
-        validate_covars(covars, self.covariance_type, self.n_components)
-        self._covars_ = covars
-
-    # ------------------------------------------------------------ checks
 
     def _validate_X(self, X, reset):
         X = check_array(X, dtype=[np.float64, np.float32])
@@ -554,8 +450,8 @@ class GaussianHMM(BaseEstimator):
                 else f"{name} rows must sum to 1 (got row sums of {s})"
             )
 
-    def _check(self):
-        """hmmlearn's checks of the parameters (ValueError)."""
+    def _check_transitions(self):
+        """hmmlearn's checks of startprob_ and transmat_ (ValueError)."""
         K = self.n_components
         self.startprob_ = np.asarray(self.startprob_, dtype=np.float64)
         if len(self.startprob_) != K:
@@ -565,19 +461,10 @@ class GaussianHMM(BaseEstimator):
         if self.transmat_.shape != (K, K):
             raise ValueError("transmat_ must have shape (n_components, n_components)")
         self._check_sum_1("transmat_", self.transmat_)
-        self.means_ = np.asarray(self.means_, dtype=np.float64)
-        if self.means_.ndim != 2 or self.means_.shape[0] != K:
-            raise ValueError(
-                f"means_ must have shape (n_components, n_features), got "
-                f"{self.means_.shape}"
-            )
-        self.n_features = self.means_.shape[1]
-        validate_covars(self._covars_, self.covariance_type, K)
-        if np.any(~np.isfinite(self.means_)):
-            raise ValueError("means_ must be finite")
 
-    def _check_given(self, X):
-        """Check the parameters that ``fit`` will not initialize."""
+    def _check_given_transitions(self):
+        """The checks of ``_check_transitions`` for the transitions that
+        ``fit`` will not initialize."""
         K = self.n_components
         if "s" not in self.init_params and hasattr(self, "startprob_"):
             sp = np.asarray(self.startprob_, dtype=np.float64)
@@ -591,14 +478,6 @@ class GaussianHMM(BaseEstimator):
                     "transmat_ must have shape (n_components, n_components)"
                 )
             self._check_sum_1("transmat_", tm)
-        if "m" not in self.init_params and hasattr(self, "means_"):
-            means = np.asarray(self.means_, dtype=np.float64)
-            if means.shape != (K, X.shape[1]):
-                raise ValueError(
-                    f"means_ must have shape ({K}, {X.shape[1]}), got {means.shape}"
-                )
-        if "c" not in self.init_params and hasattr(self, "_covars_"):
-            validate_covars(self._covars_, self.covariance_type, K)
 
     # ------------------------------------------------------------ fit
 
@@ -631,7 +510,7 @@ class GaussianHMM(BaseEstimator):
         X = self._validate_X(X, reset=True)
         starts = sequence_starts(lengths, X.shape[0])
         self._check_given(X)
-        model = HMMModel(self.n_components, self.covariance_type, starts, self)
+        model = self._hmm_model(starts)
         source = ArraySource(X)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
@@ -656,10 +535,7 @@ class GaussianHMM(BaseEstimator):
         for value in result.lower_bounds:
             monitor.history.append(value)
         monitor.iter = result.n_iter
-        self.startprob_ = params.startprob
-        self.transmat_ = params.transmat
-        self.means_ = params.means
-        self._covars_ = params.covars
+        self._store(params)
         self.n_features = X.shape[1]
         self.monitor_ = monitor
         return self
@@ -671,9 +547,8 @@ class GaussianHMM(BaseEstimator):
         self._check()
         X = self._validate_X(X, reset=False)
         starts = sequence_starts(lengths, X.shape[0])
-        model = HMMModel(self.n_components, self.covariance_type, starts, self)
-        params = HMMParams(self.startprob_, self.transmat_, self.means_, self._covars_)
-        log_b = model.log_emissions(ArraySource(X), params)
+        model = self._hmm_model(starts)
+        log_b, _ = model.log_emissions(ArraySource(X), self._current_params())
         return starts, log_b
 
     def score_samples(self, X, lengths=None):
@@ -876,27 +751,13 @@ class GaussianHMM(BaseEstimator):
         elif not 0 <= int(currstate) < K:
             raise ValueError(f"currstate must be in [0, {K}), got {currstate}")
         states = _hmm_kernels.sample_states(transmat_cdf, int(currstate), draws)
-        covs = self.covars_
-        X = np.empty((n_samples, self.n_features))
-        noise = rs.standard_normal((n_samples, self.n_features))
-        for k in range(K):
-            rows = states == k
-            if rows.any():
-                factor = np.linalg.cholesky(covs[k])
-                X[rows] = self.means_[k] + noise[rows] @ factor.T
-        return X, states
+        return self._emit(states, rs), states
 
     # ------------------------------------------------------------ criteria
 
     def _n_parameters(self):
-        K, D = self.n_components, self.n_features
-        covars = {
-            "spherical": K,
-            "diag": K * D,
-            "full": K * D * (D + 1) // 2,
-            "tied": D * (D + 1) // 2,
-        }[self.covariance_type]
-        return (K - 1) + K * (K - 1) + K * D + covars
+        K = self.n_components
+        return (K - 1) + K * (K - 1) + self._n_emission_parameters()
 
     def aic(self, X, lengths=None):
         """Akaike information criterion: -2 log-likelihood + 2 n_parameters.
@@ -973,3 +834,223 @@ class GaussianHMM(BaseEstimator):
         eigvals, eigvecs = linalg.eig(np.asarray(self.transmat_).T)
         eigvec = np.real_if_close(eigvecs[:, np.argmax(eigvals)])
         return eigvec / eigvec.sum()
+
+
+class GaussianHMM(BaseHMM):
+    """Hidden Markov model with Gaussian emissions, a drop-in for
+    ``hmmlearn.hmm.GaussianHMM``.
+
+    Same constructor parameters and defaults, attributes and methods as
+    hmmlearn 0.3; the E-step's emission densities and statistics run on
+    emfast's Gaussian kernels and forward–backward runs in parallel over
+    sequences. Beyond hmmlearn: ``n_init`` restarts (the best
+    log-likelihood wins) and transition rows that stay valid for states
+    never left.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of states.
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}, default='diag'
+        The covariance of each state's Gaussian ('tied': one for all).
+    min_covar : float, default=1e-3
+        Added to the diagonal of the data covariance that starts every
+        state's covariance.
+    startprob_prior, transmat_prior : float or array-like, default=1.0
+        Dirichlet priors of ``startprob_`` and of each row of ``transmat_``.
+    means_prior, means_weight : float or array-like, default=0
+        Mean and precision of the Normal prior of ``means_``.
+    covars_prior, covars_weight : float or array-like, default=1e-2, 1
+        The inverse gamma ('spherical', 'diag') or inverse Wishart ('full',
+        'tied') prior of the covariances, as hmmlearn applies it.
+    algorithm : {'viterbi', 'map'}, default='viterbi'
+        The decoder of ``decode`` and ``predict``.
+    random_state : int, RandomState instance or None, default=None
+        Randomness of the start.
+    n_iter : int, default=10
+        Iterations at most.
+    tol : float, default=1e-2
+        Stop when the log-likelihood gains less than this.
+    verbose : bool, default=False
+        Print each iteration's log-likelihood to stderr (hmmlearn's columns).
+    params, init_params : str, default='stmc'
+        The parameters updated by the M-step / initialized by ``fit``: 's'
+        startprob, 't' transmat, 'm' means, 'c' covars.
+    implementation : {'log', 'scaling'}, default='log'
+        Forward–backward in log space or with per-step scaling.
+    n_init : int, default=1
+        Starts tried (the best final log-likelihood is kept).
+
+    Attributes
+    ----------
+    startprob_ : ndarray of shape (n_components,)
+    transmat_ : ndarray of shape (n_components, n_components)
+    means_ : ndarray of shape (n_components, n_features)
+    covars_ : ndarray of shape (n_components, n_features, n_features)
+        Each state's covariance as a full matrix (hmmlearn's getter); set it
+        in the per-type shape: (K,) 'spherical', (K, D) 'diag', (K, D, D)
+        'full', (D, D) 'tied'.
+    n_features : int
+    monitor_ : ConvergenceMonitor
+        ``history`` of the log-likelihood per iteration, ``iter``,
+        ``converged``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianHMM
+    >>> rng = np.random.default_rng(0)
+    >>> states = np.repeat([0, 1, 0, 1], 100)
+    >>> X = rng.normal(loc=np.array([0.0, 5.0])[states], size=400)[:, None]
+    >>> model = GaussianHMM(2, n_iter=20, random_state=0).fit(X)
+    >>> bool(np.allclose(np.sort(model.means_.ravel()), [0, 5], atol=0.3))
+    True
+    >>> high = int(np.argmax(model.means_.ravel()))
+    >>> bool(np.mean((model.predict(X) == high) == (states == 1)) > 0.95)
+    True
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "min_covar": [Interval(Real, 0.0, None, closed="left")],
+        "startprob_prior": ["array-like", Real],
+        "transmat_prior": ["array-like", Real],
+        "means_prior": ["array-like", Real],
+        "means_weight": ["array-like", Real],
+        "covars_prior": ["array-like", Real],
+        "covars_weight": ["array-like", Real],
+        "algorithm": [StrOptions(set(DECODER_ALGORITHMS))],
+        "random_state": ["random_state"],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "tol": [Real],
+        "verbose": ["verbose", "boolean"],
+        "params": [str],
+        "init_params": [str],
+        "implementation": [StrOptions({"log", "scaling"})],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        covariance_type="diag",
+        min_covar=1e-3,
+        startprob_prior=1.0,
+        transmat_prior=1.0,
+        means_prior=0,
+        means_weight=0,
+        covars_prior=1e-2,
+        covars_weight=1,
+        algorithm="viterbi",
+        random_state=None,
+        n_iter=10,
+        tol=1e-2,
+        verbose=False,
+        params="stmc",
+        init_params="stmc",
+        implementation="log",
+        *,
+        n_init=1,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_init = n_init
+
+    # ------------------------------------------------------------ covars_
+
+    @property
+    def covars_(self):
+        """Each state's covariance as a full (K, D, D) matrix."""
+        covars = _emission_covariances(
+            self._covars_, self.covariance_type, self.n_components
+        )
+        return full_covariances(
+            covars, self.covariance_type, self.n_components, self.n_features
+        )
+
+    @covars_.setter
+    def covars_(self, covars):
+        covars = np.array(covars, dtype=np.float64, copy=True)
+        validate_covars(covars, self.covariance_type, self.n_components)
+        self._covars_ = covars
+
+    # ------------------------------------------------------------ checks
+
+    def _check(self):
+        """hmmlearn's checks of the parameters (ValueError)."""
+        K = self.n_components
+        self._check_transitions()
+        self.means_ = np.asarray(self.means_, dtype=np.float64)
+        if self.means_.ndim != 2 or self.means_.shape[0] != K:
+            raise ValueError(
+                f"means_ must have shape (n_components, n_features), got "
+                f"{self.means_.shape}"
+            )
+        self.n_features = self.means_.shape[1]
+        validate_covars(self._covars_, self.covariance_type, K)
+        if np.any(~np.isfinite(self.means_)):
+            raise ValueError("means_ must be finite")
+
+    def _check_given(self, X):
+        """Check the parameters that ``fit`` will not initialize."""
+        K = self.n_components
+        self._check_given_transitions()
+        if "m" not in self.init_params and hasattr(self, "means_"):
+            means = np.asarray(self.means_, dtype=np.float64)
+            if means.shape != (K, X.shape[1]):
+                raise ValueError(
+                    f"means_ must have shape ({K}, {X.shape[1]}), got {means.shape}"
+                )
+        if "c" not in self.init_params and hasattr(self, "_covars_"):
+            validate_covars(self._covars_, self.covariance_type, K)
+
+    def _n_emission_parameters(self):
+        K, D = self.n_components, self.n_features
+        covars = {
+            "spherical": K,
+            "diag": K * D,
+            "full": K * D * (D + 1) // 2,
+            "tied": D * (D + 1) // 2,
+        }[self.covariance_type]
+        return K * D + covars
+
+    def _hmm_model(self, starts):
+        return HMMModel(self.n_components, self.covariance_type, starts, self)
+
+    def _current_params(self):
+        return HMMParams(self.startprob_, self.transmat_, self.means_, self._covars_)
+
+    def _store(self, params):
+        self.startprob_ = params.startprob
+        self.transmat_ = params.transmat
+        self.means_ = params.means
+        self._covars_ = params.covars
+
+    def _emit(self, states, random_state):
+        """Emissions (n_samples, n_features) for a state sequence: each
+        state's Gaussian, drawn together for all its steps."""
+        covs = self.covars_
+        X = np.empty((states.shape[0], self.n_features))
+        noise = random_state.standard_normal(X.shape)
+        for k in range(self.n_components):
+            rows = states == k
+            if rows.any():
+                factor = np.linalg.cholesky(covs[k])
+                X[rows] = self.means_[k] + noise[rows] @ factor.T
+        return X
