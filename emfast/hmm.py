@@ -685,8 +685,8 @@ class BaseHMM(BaseEstimator):
         """
         return self.decode(X, lengths)[1]
 
-    def predict_proba(self, X, lengths=None):
-        """The state posteriors (``score_samples(X, lengths)[1]``).
+    def predict_proba(self, X, lengths=None, *, causal=False):
+        """The state posteriors at each step.
 
         Parameters
         ----------
@@ -694,21 +694,37 @@ class BaseHMM(BaseEstimator):
             The sequences.
         lengths : array-like of int, default=None
             Their lengths.
+        causal : bool, default=False
+            False: p(state at t | the whole sequence), smoothed
+            (``score_samples(X, lengths)[1]``, hmmlearn's). True: the
+            filtered p(state at t | the steps up to t), which uses no
+            future step: what an online decision at t can know.
 
         Returns
         -------
         posteriors : ndarray of shape (n_samples, n_components)
-            p(state | the whole sequence) at each step.
+            The posteriors; each row sums to 1.
 
         Examples
         --------
         >>> import numpy as np
         >>> from emfast import GaussianHMM
         >>> X = np.random.default_rng(0).normal(size=(100, 1))
-        >>> GaussianHMM(2, random_state=0).fit(X).predict_proba(X).shape
+        >>> model = GaussianHMM(2, random_state=0).fit(X)
+        >>> model.predict_proba(X).shape
         (100, 2)
+        >>> filtered = model.predict_proba(X, causal=True)
+        >>> bool(np.allclose(filtered[:50], model.predict_proba(X[:50], causal=True)))
+        True
         """
-        return self.score_samples(X, lengths)[1]
+        if not causal:
+            return self.score_samples(X, lengths)[1]
+        starts, log_b = self._inference(X, lengths)
+        alpha = np.empty_like(log_b)
+        _hmm_kernels.forward_filter(
+            log_b, starts, self.startprob_, self.transmat_, alpha
+        )
+        return alpha
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw a sequence from the model.

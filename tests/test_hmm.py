@@ -283,3 +283,33 @@ def test_sample_follows_the_chain():
     assert_array_equal(again_states, states)
     _, from_two = model.sample(5, random_state=1, currstate=2)
     assert from_two[0] == 2
+
+
+def test_causal_posteriors_use_no_future_step():
+    """Filtered posteriors at t depend only on steps up to t: equal on a
+    prefix, and equal to the naive normalised forward pass."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    X = simulate("full", [120], seed=8)
+    model = with_start(GaussianHMM(K, covariance_type="full", init_params=""), "full")
+    model.fit(X)
+    filtered = model.predict_proba(X, causal=True)
+    assert_allclose(filtered.sum(axis=1), 1.0)
+    assert_allclose(model.predict_proba(X[:70], causal=True), filtered[:70], rtol=1e-12)
+    log_b = np.column_stack(
+        [
+            multivariate_normal(model.means_[k], model.covars_[k]).logpdf(X)
+            for k in range(K)
+        ]
+    )
+    log_alpha = np.log(model.startprob_) + log_b[0]
+    expected = [np.exp(log_alpha - logsumexp(log_alpha))]
+    for t in range(1, len(X)):
+        log_alpha = logsumexp(log_alpha[:, None] + np.log(model.transmat_), axis=0)
+        log_alpha = log_alpha + log_b[t]
+        expected.append(np.exp(log_alpha - logsumexp(log_alpha)))
+    assert_allclose(filtered, np.array(expected), rtol=1e-8, atol=1e-12)
+    smoothed = model.predict_proba(X)
+    assert_allclose(filtered[-1], smoothed[-1], rtol=1e-8, atol=1e-12)
+    assert not np.allclose(filtered[:-1], smoothed[:-1])
