@@ -417,7 +417,7 @@ def _fill_nan(a, lo, hi):
 
 
 @jit(parallel=True)
-def forward_backward(log_b, starts, startprob, transmat, gamma, scaled):
+def forward_backward(log_b, starts, startprob, transmat, gamma, scaled, seq_weight):
     """The Baum-Welch E-step over all sequences: forward-backward per
     sequence, the posteriors written into ``gamma`` (N, K) in place.
 
@@ -434,7 +434,10 @@ def forward_backward(log_b, starts, startprob, transmat, gamma, scaled):
     transition_counts)``: the sum over sequences of log p(x_s); (S,) the
     per-sequence values (0 for an empty sequence); (K,) the sum over
     sequences of the posteriors at their first step; (K, K) the sum over
-    sequences and steps of p(z_t = i, z_t+1 = j | x_s). The sums are exact
+    sequences and steps of p(z_t = i, z_t+1 = j | x_s). With ``seq_weight``
+    of length S (else empty), each sequence's terms in the three sums are
+    multiplied by its weight (a sequence of weight 0 adds nothing, even when
+    its probability is 0). The sums are exact
     (see the module docstring). A sequence of probability zero under the
     model gets log-likelihood -inf and NaN posteriors, which make the counts
     NaN (as hmmlearn's 'log' does).
@@ -448,6 +451,7 @@ def forward_backward(log_b, starts, startprob, transmat, gamma, scaled):
     bins = np.zeros((n_tasks, n_slots, _ACC_BINS), dtype=np.int64)
     special = np.zeros((n_tasks, n_slots))
     per_sequence = np.zeros(n_sequences)
+    weighted = seq_weight.shape[0] == n_sequences
     for task in prange(n_tasks):
         first = bounds[task]
         last = bounds[task + 1]
@@ -484,17 +488,19 @@ def forward_backward(log_b, starts, startprob, transmat, gamma, scaled):
                     _fill_nan(gamma, lo, hi)
                     xi[:, :] = np.nan
             per_sequence[s] = ll
-            _acc_add(task_bins, task_special, 0, ll)
-            for k in range(n_states):
-                _acc_add(task_bins, task_special, 1 + k, gamma[lo, k])
-            for i in range(n_states):
-                for j in range(n_states):
-                    _acc_add(
-                        task_bins,
-                        task_special,
-                        1 + n_states + i * n_states + j,
-                        xi[i, j],
-                    )
+            w = seq_weight[s] if weighted else 1.0
+            if w != 0.0:
+                _acc_add(task_bins, task_special, 0, w * ll)
+                for k in range(n_states):
+                    _acc_add(task_bins, task_special, 1 + k, w * gamma[lo, k])
+                for i in range(n_states):
+                    for j in range(n_states):
+                        _acc_add(
+                            task_bins,
+                            task_special,
+                            1 + n_states + i * n_states + j,
+                            w * xi[i, j],
+                        )
             if (s - first + 1) % _ACC_CARRY_EVERY == 0:
                 for slot in range(n_slots):
                     _acc_carry(task_bins[slot])

@@ -30,9 +30,10 @@ from ._covariance import compute_precision_cholesky, full_covariances
 from ._em import EMModel, fit_em, observe_iterations
 from ._kmeans import kmeans
 from ._sources import ArraySource, Components, GaussianStats
-from ._validation import as_kernel_input
+from ._validation import as_kernel_input, check_sample_weight
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
+_NO_WEIGHTS = np.empty(0)
 DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
 
 
@@ -158,13 +159,17 @@ class BaseHMMModel(EMModel):
     estimator : BaseHMM
         Its priors, ``params``, ``init_params`` and ``implementation``, and
         the parameters it already has.
+    seq_weight : ndarray of shape (n_sequences,), optional
+        Each sequence's weight in the statistics (the source carries the
+        same weights per row).
     """
 
-    def __init__(self, n_components, starts, estimator):
+    def __init__(self, n_components, starts, estimator, seq_weight=None):
         self.n_components = n_components
         self.starts = starts
         self.est = estimator
         self.scaled = estimator.implementation == "scaling"
+        self.seq_weight = _NO_WEIGHTS if seq_weight is None else seq_weight
 
     def _given(self, code, name):
         """The estimator's ``name`` when it is not to be initialized."""
@@ -191,7 +196,13 @@ class BaseHMMModel(EMModel):
         log_b, context = self.log_emissions(source, params)
         gamma = np.empty_like(log_b)
         log_likelihood, _, start, trans = _hmm_kernels.forward_backward(
-            log_b, self.starts, params.startprob, params.transmat, gamma, self.scaled
+            log_b,
+            self.starts,
+            params.startprob,
+            params.transmat,
+            gamma,
+            self.scaled,
+            self.seq_weight,
         )
         emission = self.emission_stats(source, params, gamma, context)
         return HMMStats(float(log_likelihood), start, trans, emission)
@@ -235,10 +246,14 @@ class HMMModel(BaseHMMModel):
     estimator : GaussianHMM
         Its priors, ``params``, ``init_params``, ``min_covar`` and
         ``implementation``, and the parameters it already has.
+    seq_weight : ndarray of shape (n_sequences,), optional
+        Each sequence's weight.
     """
 
-    def __init__(self, n_components, covariance_type, starts, estimator):
-        super().__init__(n_components, starts, estimator)
+    def __init__(
+        self, n_components, covariance_type, starts, estimator, seq_weight=None
+    ):
+        super().__init__(n_components, starts, estimator, seq_weight)
         self.covariance_type = covariance_type
 
     def initialize(self, source, random_state) -> HMMParams:
@@ -481,7 +496,7 @@ class BaseHMM(BaseEstimator):
 
     # ------------------------------------------------------------ fit
 
-    def fit(self, X, lengths=None):
+    def fit(self, X, lengths=None, sample_weight=None):
         """Estimate the parameters by Baum–Welch (EM).
 
         Parameters
@@ -491,6 +506,10 @@ class BaseHMM(BaseEstimator):
         lengths : array-like of int of shape (n_sequences,), default=None
             The length of each sequence (they sum to n_samples); None: one
             sequence.
+        sample_weight : array-like of shape (n_sequences,), default=None
+            A non-negative weight per sequence (not per step): its terms in
+            the statistics count that many times, so integer weights give
+            the fit of the sequences repeated. None: all 1.
 
         Returns
         -------
@@ -509,9 +528,14 @@ class BaseHMM(BaseEstimator):
         self._validate_params()
         X = self._validate_X(X, reset=True)
         starts = sequence_starts(lengths, X.shape[0])
+        seq_weight = None
+        row_weight = None
+        if sample_weight is not None:
+            seq_weight = check_sample_weight(sample_weight, starts.shape[0] - 1)
+            row_weight = np.repeat(seq_weight, np.diff(starts))
         self._check_given(X)
-        model = self._hmm_model(starts)
-        source = ArraySource(X)
+        model = self._hmm_model(starts, seq_weight)
+        source = ArraySource(X, row_weight)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
         def report(init, n_iter, lower_bound):
@@ -586,6 +610,7 @@ class BaseHMM(BaseEstimator):
             self.transmat_,
             gamma,
             self.implementation == "scaling",
+            _NO_WEIGHTS,
         )
         return float(log_prob), gamma
 
@@ -1046,8 +1071,10 @@ class GaussianHMM(BaseHMM):
         }[self.covariance_type]
         return K * D + covars
 
-    def _hmm_model(self, starts):
-        return HMMModel(self.n_components, self.covariance_type, starts, self)
+    def _hmm_model(self, starts, seq_weight=None):
+        return HMMModel(
+            self.n_components, self.covariance_type, starts, self, seq_weight
+        )
 
     def _current_params(self):
         return HMMParams(self.startprob_, self.transmat_, self.means_, self._covars_)

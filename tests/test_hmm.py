@@ -313,3 +313,36 @@ def test_causal_posteriors_use_no_future_step():
     smoothed = model.predict_proba(X)
     assert_allclose(filtered[-1], smoothed[-1], rtol=1e-8, atol=1e-12)
     assert not np.allclose(filtered[:-1], smoothed[:-1])
+
+
+@pytest.mark.parametrize("implementation", ["log", "scaling"])
+def test_sequence_weights_are_repeated_sequences(implementation):
+    """Integer weights per sequence give the fit of the sequences repeated
+    (weight 0: left out) from the same start; weights of 1 change nothing,
+    also from the default start."""
+    X = simulate("full", LENGTHS, seed=9)
+    bounds = np.cumsum([0, *LENGTHS])
+    pieces = [X[a:b] for a, b in itertools.pairwise(bounds)]
+    weights = [2, 1, 0, 3]
+    repeated = [p for p, w in zip(pieces, weights) for _ in range(w)]
+    lengths = [len(p) for p in repeated]
+    kwargs = dict(covariance_type="full", implementation=implementation)
+    a = with_start(GaussianHMM(K, init_params="", **kwargs), "full")
+    b = with_start(GaussianHMM(K, init_params="", **kwargs), "full")
+    a.fit(X, LENGTHS, sample_weight=weights)
+    b.fit(np.vstack(repeated), lengths)
+    assert_allclose(list(a.monitor_.history), list(b.monitor_.history), rtol=1e-9)
+    assert_allclose(a.means_, b.means_, rtol=1e-8)
+    assert_allclose(a.covars_, b.covars_, rtol=1e-8)
+    assert_allclose(a.transmat_, b.transmat_, rtol=1e-8, atol=1e-12)
+    assert_allclose(a.startprob_, b.startprob_, rtol=1e-8, atol=1e-12)
+    ones = GaussianHMM(K, random_state=0, **kwargs).fit(X, LENGTHS, np.ones(4))
+    plain = GaussianHMM(K, random_state=0, **kwargs).fit(X, LENGTHS)
+    assert_allclose(
+        list(ones.monitor_.history), list(plain.monitor_.history), rtol=1e-12
+    )
+    assert_allclose(ones.means_, plain.means_, rtol=1e-12)
+    with pytest.raises(ValueError, match="sample_weight"):
+        GaussianHMM(K).fit(X, LENGTHS, sample_weight=[1, 1])
+    with pytest.raises(ValueError, match="Negative"):
+        GaussianHMM(K).fit(X, LENGTHS, sample_weight=[1, -1, 1, 1])

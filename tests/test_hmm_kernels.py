@@ -20,6 +20,8 @@ from scipy.stats import multivariate_normal
 
 from emfast import _hmm_kernels as hk
 
+NO_WEIGHTS = np.empty(0)
+
 hmm = pytest.importorskip("hmmlearn.hmm")
 hmm_base = pytest.importorskip("hmmlearn.base")
 
@@ -143,7 +145,7 @@ def run_kernels(log_b, starts, startprob, transmat, scaled):
     n_steps, n_states = log_b.shape
     gamma = np.empty((n_steps, n_states))
     ll, ll_seq, start, trans = hk.forward_backward(
-        log_b, starts, startprob, transmat, gamma, scaled
+        log_b, starts, startprob, transmat, gamma, scaled, NO_WEIGHTS
     )
     path = np.empty(n_steps, dtype=np.int64)
     vit, vit_seq = hk.viterbi(log_b, starts, startprob, transmat, path)
@@ -386,7 +388,7 @@ def test_impossible_sequence_has_minus_inf_log_likelihood():
     for scaled in (True, False):
         gamma = np.empty((6, 2))
         ll, ll_seq, _, _ = hk.forward_backward(
-            log_b, starts, startprob, transmat, gamma, scaled
+            log_b, starts, startprob, transmat, gamma, scaled, NO_WEIGHTS
         )
         assert ll == -np.inf and ll_seq[1] == -np.inf and ll_seq[0] == 0.0
         assert np.isnan(gamma[3:]).all()
@@ -526,3 +528,36 @@ def test_bit_identical_across_thread_counts(tmp_path):
     assert len(results[1]) == 2 * 10
     for name, value in results[1].items():
         assert value.tobytes() == results[2][name].tobytes(), name
+
+
+def test_sequence_weights_scale_each_sequences_terms():
+    """Weights per sequence multiply its terms in the sums; weight 0 leaves
+    out even a sequence of probability zero."""
+    log_b, starts, startprob, transmat, _ = many_sequences(10)
+    n_sequences = starts.shape[0] - 1
+    weights = np.random.default_rng(11).integers(0, 3, n_sequences).astype(float)
+    for scaled in (True, False):
+        gamma = np.empty_like(log_b)
+        ll, ll_seq, start, trans = hk.forward_backward(
+            log_b, starts, startprob, transmat, gamma, scaled, weights
+        )
+        ref_gamma = np.empty_like(log_b)
+        _, ref_seq, _, _ = hk.forward_backward(
+            log_b, starts, startprob, transmat, ref_gamma, scaled, NO_WEIGHTS
+        )
+        assert_array_equal(ll_seq, ref_seq)
+        assert_array_equal(gamma, ref_gamma)
+        assert_allclose(ll, weights @ ref_seq, rtol=1e-12)
+        firsts = starts[:-1][np.diff(starts) > 0]
+        used = weights[np.diff(starts) > 0]
+        assert_allclose(start, used @ ref_gamma[firsts], rtol=1e-12)
+        per_sequence_trans = []
+        for s in range(n_sequences):
+            one = np.array([starts[s], starts[s + 1]])
+            g = np.empty_like(log_b)
+            _, _, _, t = hk.forward_backward(
+                log_b, one, startprob, transmat, g, scaled, NO_WEIGHTS
+            )
+            per_sequence_trans.append(t)
+        expected = np.einsum("s,sij->ij", weights, np.array(per_sequence_trans))
+        assert_allclose(trans, expected, rtol=1e-12, atol=1e-300)
