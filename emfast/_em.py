@@ -52,7 +52,33 @@ class EMModel:
     subclasses define ``initialize``, ``components``, ``m_step`` and
     ``lower_bound``. The default E-step is the source's fused pass over the
     components: posteriors from the per-component log-densities plus the
-    components' log offsets, and their sufficient statistics."""
+    components' log offsets, and their sufficient statistics.
+
+    Examples
+    --------
+    The default E-step, and a model that changes one step of another:
+
+    >>> import numpy as np
+    >>> from emfast.engine import EMModel, MixtureModel, Params, em_step, source_for
+    >>> X = np.array([[0.0], [0.2], [4.0], [4.4], [4.6]])
+    >>> source = source_for(X)
+    >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+    >>> isinstance(model, EMModel)
+    True
+    >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+    ...                 np.ones((2, 1)), np.ones((2, 1)))
+    >>> model.e_step(source, params).nk.round(2)
+    array([2., 3.])
+    >>> class EqualWeights(MixtureModel):  # weights stay 1 / n_components
+    ...     def m_step(self, stats, params):
+    ...         new_params = super().m_step(stats, params)
+    ...         new_params.weights[:] = 1.0 / self.n_components
+    ...         return new_params
+    >>> _, new_params = em_step(EqualWeights(2, "diag", 1e-6, "kmeans", X.dtype),
+    ...                         source, params)
+    >>> new_params.weights
+    array([0.5, 0.5])
+    """
 
     want_entropy = False
 

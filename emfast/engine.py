@@ -6,16 +6,19 @@ posteriors and sufficient statistics in one pass over the data, an M-step
 from those statistics, and a bound to watch. The engine splits this into
 three parts, each in one place, and a driver:
 
-**The model** (:class:`MixtureModel` for ``GaussianMixture``,
-:class:`VariationalModel` for ``BayesianGaussianMixture``) holds what
-differs between models: its parameters (:class:`Params`,
-:class:`VariationalParams`), ``initialize(source, random_state)`` (a start),
-``components(params)`` (the :class:`Components` the E-step needs: Gaussian
-components and one log term per component, log weights or expected log
-weights), ``m_step(stats, params)`` (new parameters from
-:class:`GaussianStats`), ``lower_bound(stats, params)`` (the bound EM
-watches) and ``want_entropy`` (whether that bound needs the entropy of the
-responsibilities).
+**The model** (an :class:`EMModel`: :class:`MixtureModel` for
+``GaussianMixture``, :class:`VariationalModel` for
+``BayesianGaussianMixture``) holds what differs between models: its
+parameters (:class:`Params`, :class:`VariationalParams`),
+``initialize(source, random_state)`` (a start), ``components(params)`` (the
+:class:`Components` the E-step needs: Gaussian components and one log term
+per component, log weights or expected log weights), ``e_step(source,
+params)`` (the E-step's :class:`GaussianStats`; by default the source's
+fused pass over the components), ``m_step(stats, params)`` (new
+parameters), ``lower_bound(stats, params)`` (the bound EM watches) and
+``want_entropy`` (whether that bound needs the entropy of the
+responsibilities). A new model subclasses :class:`EMModel`, or a model
+whose steps it shares.
 
 **The data source** (:class:`ArraySource` for an array in memory or
 memory-mapped, :class:`PatternSource` for data with missing values,
@@ -68,7 +71,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _covariance, _sources
 from ._dask import DaskSource
-from ._em import FitResult, em_step, fit_em
+from ._em import EMModel, FitResult, em_step, fit_em
 from ._sources import ArraySource, Components, GaussianStats, PatternSource
 from ._validation import as_kernel_input, check_sample_weight
 from .bayesian import Priors, VariationalModel, VariationalParams
@@ -78,6 +81,7 @@ __all__ = [
     "ArraySource",
     "Components",
     "DaskSource",
+    "EMModel",
     "FitResult",
     "GaussianStats",
     "MixtureModel",

@@ -60,7 +60,8 @@ one a benchmark: ``_iteration`` (one iteration, GFLOP/s, peak memory),
 ``_bayesian``, ``_end_to_end``, ``_missing``, ``_imputation``, ``_scale`` (memory-mapped
 file and Dask) and ``_startup``; on top of ``_common`` (machine, data,
 initial parameters, the iteration timers, fresh processes, the record a
-``run_*`` returns) and ``_format`` (the machine line, Markdown tables and cells of the reports).
+``run_*`` returns) and ``_format`` (the machine line, Markdown tables and
+cells of the reports).
 """
 
 from __future__ import annotations
