@@ -346,3 +346,69 @@ def test_sequence_weights_are_repeated_sequences(implementation):
         GaussianHMM(K).fit(X, LENGTHS, sample_weight=[1, 1])
     with pytest.raises(ValueError, match="Negative"):
         GaussianHMM(K).fit(X, LENGTHS, sample_weight=[1, -1, 1, 1])
+
+
+HMM_THREADS_SCRIPT = """
+import sys
+import warnings
+
+import numba
+import numpy as np
+
+from emfast import GaussianHMM
+
+assert numba.get_num_threads() == int(sys.argv[2])
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+lengths = rng.integers(1, 400, size=60)
+X = rng.normal(size=(lengths.sum(), 3)) + (np.arange(lengths.sum()) // 50 % 3)[:, None]
+out = {}
+for implementation in ("log", "scaling"):
+    for covariance_type in ("full", "diag", "tied", "spherical"):
+        model = GaussianHMM(
+            3, covariance_type=covariance_type, implementation=implementation,
+            random_state=0, n_iter=5, tol=0,
+        ).fit(X, lengths)
+        key = implementation + covariance_type
+        for name in ("startprob_", "transmat_", "means_", "covars_"):
+            out[key + name] = getattr(model, name)
+        out[key + "history"] = np.array(model.monitor_.history)
+        out[key + "posteriors"] = model.predict_proba(X, lengths)
+        out[key + "path"] = model.predict(X, lengths)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_fit_is_bit_identical_across_thread_counts(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def run(path, n_threads):
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
+        subprocess.run(
+            [sys.executable, "-c", HMM_THREADS_SCRIPT, str(path), str(n_threads)],
+            env=env,
+            check=True,
+            timeout=600,
+        )
+        with np.load(path) as data:
+            return dict(data)
+
+    run(tmp_path / "warm.npz", 2)  # both runs then load the cached kernels
+    one, two = run(tmp_path / "1.npz", 1), run(tmp_path / "2.npz", 2)
+    assert len(one) == 2 * 4 * 7
+    for name, value in one.items():
+        assert value.tobytes() == two[name].tobytes(), name
+
+
+def test_memory_mapped_data_fit_equals_in_memory(tmp_path):
+    X = simulate("diag", LENGTHS, seed=10)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    a = both("diag")[0].fit(X, LENGTHS)
+    b = both("diag")[0].fit(mapped, LENGTHS)
+    assert_array_equal(a.means_, b.means_)
+    assert_array_equal(a.transmat_, b.transmat_)
+    assert_array_equal(b.predict(mapped, LENGTHS), a.predict(X, LENGTHS))
