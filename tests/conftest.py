@@ -118,3 +118,34 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci")
+
+
+def results_by_thread_count(script, tmp_path, *args):
+    """Run ``script`` (it writes an .npz to ``sys.argv[1]`` and finds the
+    thread count in ``sys.argv[2]``, then ``args``) in fresh processes with
+    NUMBA_NUM_THREADS 1 and 2, after one run that fills Numba's cache (so
+    both load the same compiled kernels: an in-process compilation may group
+    sums differently under fastmath reassoc). Returns {1: arrays, 2: arrays}.
+    """
+    import subprocess
+    import sys
+
+    def run(path, n_threads):
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
+        subprocess.run(
+            [sys.executable, "-c", script, str(path), str(n_threads), *map(str, args)],
+            env=env,
+            check=True,
+            timeout=600,
+        )
+        with np.load(path) as data:
+            return dict(data)
+
+    run(tmp_path / "warm.npz", 2)
+    return {n: run(tmp_path / f"{n}.npz", n) for n in (1, 2)}
+
+
+def assert_same_bits(results):
+    """Every array of ``results_by_thread_count`` equal to the bit."""
+    for name, value in results[1].items():
+        assert value.tobytes() == results[2][name].tobytes(), name

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import assert_same_bits, results_by_thread_count
 from hmmlearn import hmm as hl
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -380,26 +381,9 @@ np.savez(sys.argv[1], **out)
 
 
 def test_fit_is_bit_identical_across_thread_counts(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    def run(path, n_threads):
-        env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
-        subprocess.run(
-            [sys.executable, "-c", HMM_THREADS_SCRIPT, str(path), str(n_threads)],
-            env=env,
-            check=True,
-            timeout=600,
-        )
-        with np.load(path) as data:
-            return dict(data)
-
-    run(tmp_path / "warm.npz", 2)  # both runs then load the cached kernels
-    one, two = run(tmp_path / "1.npz", 1), run(tmp_path / "2.npz", 2)
-    assert len(one) == 2 * 4 * 7
-    for name, value in one.items():
-        assert value.tobytes() == two[name].tobytes(), name
+    results = results_by_thread_count(HMM_THREADS_SCRIPT, tmp_path)
+    assert len(results[1]) == 2 * 4 * 7
+    assert_same_bits(results)
 
 
 def test_memory_mapped_data_fit_equals_in_memory(tmp_path):

@@ -8,12 +8,11 @@ sequences."""
 import itertools
 import math
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import assert_same_bits, results_by_thread_count
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
@@ -506,28 +505,13 @@ THREADS_SCRIPT = textwrap.dedent(
 )
 
 
-def run_in_subprocess(path, n_threads):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
-    here = os.path.dirname(os.path.abspath(__file__))
-    subprocess.run(
-        [sys.executable, "-c", THREADS_SCRIPT, str(path), str(n_threads), here],
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    with np.load(path) as data:
-        return dict(data)
-
-
 def test_bit_identical_across_thread_counts(tmp_path):
     """Several tasks over 300 sequences: 1 and 2 threads give the same bits
     for every output of the three kernels, both implementations."""
-    # Fill Numba's cache first, so both runs load the same compiled kernels.
-    run_in_subprocess(tmp_path / "warm.npz", 2)
-    results = {n: run_in_subprocess(tmp_path / f"{n}.npz", n) for n in (1, 2)}
+    here = os.path.dirname(os.path.abspath(__file__))
+    results = results_by_thread_count(THREADS_SCRIPT, tmp_path, here)
     assert len(results[1]) == 2 * 10
-    for name, value in results[1].items():
-        assert value.tobytes() == results[2][name].tobytes(), name
+    assert_same_bits(results)
 
 
 def test_sequence_weights_scale_each_sequences_terms():

@@ -1,16 +1,20 @@
 """Numerical properties: thread-count independence, and precision on data
 far from the origin."""
 
-import os
-import subprocess
-import sys
 import textwrap
 import warnings
 
 import numpy as np
 import pytest
 import reference as ref
-from conftest import COVARIANCE_TYPES, TRUE_COVARIANCES, TRUE_MEANS, sample_mixture
+from conftest import (
+    COVARIANCE_TYPES,
+    TRUE_COVARIANCES,
+    TRUE_MEANS,
+    assert_same_bits,
+    results_by_thread_count,
+    sample_mixture,
+)
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
@@ -69,32 +73,14 @@ FIT_SCRIPT = textwrap.dedent(
 )
 
 
-def fit_in_subprocess(path, n_threads):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(n_threads))
-    subprocess.run(
-        [sys.executable, "-c", FIT_SCRIPT, str(path), str(n_threads)],
-        env=env,
-        check=True,
-        timeout=600,
-    )
-    with np.load(path) as data:
-        return dict(data)
-
-
 def test_bit_identical_across_thread_counts(tmp_path):
     """20,000 points are 79 blocks, several groups of blocks for the threads:
     the partial sums are reduced in block order, so 1 and 2 threads give the
     same bits; also with missing values (tasks within missingness patterns)."""
     assert 64 * _kernels.BLOCK < 20_000
-    # Fill Numba's cache first, so both runs load the same compiled kernels
-    # (an in-process compilation may group sums differently from the cached
-    # object code under fastmath reassoc: a compilation difference, not a
-    # thread-count one).
-    fit_in_subprocess(tmp_path / "warm.npz", 2)
-    results = {n: fit_in_subprocess(tmp_path / f"{n}.npz", n) for n in (1, 2)}
+    results = results_by_thread_count(FIT_SCRIPT, tmp_path)
     assert len(results[1]) == 4 * 9 + 2 * 4
-    for name, value in results[1].items():
-        assert value.tobytes() == results[2][name].tobytes(), name
+    assert_same_bits(results)
 
 
 def start_params(covariance_type, shift):
