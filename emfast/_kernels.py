@@ -954,8 +954,12 @@ def pattern_stats(
     extra_entropy,
     sample_weight,
     want_entropy,
+    given_resp,
 ):
-    """``sufficient_stats`` (RESP_POSTERIOR) for data with missing values.
+    """``sufficient_stats`` for data with missing values: of the posteriors
+    (RESP_POSTERIOR) or, when given_resp is (N, K) (else (0, K)), of those
+    responsibilities (row i's in given_resp[i]; the log-likelihood and
+    entropy are then 0).
 
     Task t covers rows order[task_lo[t]:task_hi[t]] of X, all of missingness
     pattern p = task_pattern[t], whose observed features are obs[p, :n_obs[p]]
@@ -969,7 +973,9 @@ def pattern_stats(
     per unit of responsibility of component k in pattern p (the entropy of
     the conditional distribution of the missing values). Returns
     ``(log_likelihood, entropy, nk, sx, sxx)`` in the full space, as
-    sufficient_stats.
+    sufficient_stats. A pattern with nothing observed (n_obs[p] = 0) has a
+    zero precision and log_norm[p] = the components' log offsets; its rows
+    get the components' means and covariances.
     """
     n_features = X.shape[1]
     block = _block_rows(n_features)
@@ -977,6 +983,7 @@ def pattern_stats(
     n_tasks = task_lo.shape[0]
     sxx_shape = _sxx_shape(cov_code, n_components, n_features)
     weighted = sample_weight.shape[0] == X.shape[0]
+    posterior = given_resp.shape[0] != X.shape[0]
     part_ll, part_ent, part_nk, part_sx, part_sxx = _partial_sums(
         n_tasks, n_components, n_features, sxx_shape
     )
@@ -994,12 +1001,20 @@ def pattern_stats(
             if weighted:
                 for b in range(n):
                     weight[b] = sample_weight[order[start + b]]
-            _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], resp)
-            ll, entropy = _block_posterior(
-                resp, n, work, weight, weighted, want_entropy
-            )
-            part_ll[t] += ll
-            part_ent[t] += entropy
+            if posterior:
+                _block_log_prob(
+                    xt, n, means, tri, dia, log_norm[p], diff, work[0], resp
+                )
+                ll, entropy = _block_posterior(
+                    resp, n, work, weight, weighted, want_entropy
+                )
+                part_ll[t] += ll
+                part_ent[t] += entropy
+            else:
+                for b in range(n):
+                    i = order[start + b]
+                    for k in range(n_components):
+                        resp[k, b] = given_resp[i, k]
             if weighted:
                 _weigh_resp(resp, n, weight)
             _block_stats(
@@ -1017,7 +1032,7 @@ def pattern_stats(
                 weight,
                 weighted,
             )
-        if want_entropy:
+        if want_entropy and posterior:
             for k in range(n_components):
                 part_ent[t] += part_nk[t, k] * extra_entropy[p, k]
         _expand_missing(
@@ -1069,6 +1084,36 @@ def pattern_score(
             _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, work[0], logp)
             _block_normalize(logp, n, work, False)
             _store_scores(logp, work, n, order, start, log_prob_norm, labels, resp)
+
+
+@jit(parallel=True)
+def pattern_log_densities(
+    X, order, task_lo, task_hi, task_pattern, means, prec_tri, prec_diag, log_norm, out
+):
+    """``log_densities`` for data with missing values, over the tasks and
+    per-pattern parameters of ``pattern_stats``: out[i, k] = log_norm[p, k] -
+    (x_o - means[k, o])^T P_k,oo (x_o - means[k, o]) / 2 for row i of pattern
+    p (its marginal log-density on its observed features o), written to the
+    rows' places."""
+    n_features = X.shape[1]
+    block = _block_rows(n_features)
+    n_components = means.shape[0]
+    for t in prange(task_lo.shape[0]):
+        p = task_pattern[t]
+        tri = prec_tri[min(p, prec_tri.shape[0] - 1)]
+        dia = prec_diag[min(p, prec_diag.shape[0] - 1)]
+        xt = np.empty((n_features, block))
+        diff = np.empty((n_features, block))
+        logp = np.empty((n_components, block))
+        y = np.empty(block)
+        for start in range(task_lo[t], task_hi[t], block):
+            n = min(block, task_hi[t] - start)
+            _load_rows(X, order, start, n, xt)
+            _block_log_prob(xt, n, means, tri, dia, log_norm[p], diff, y, logp)
+            for b in range(n):
+                i = order[start + b]
+                for k in range(n_components):
+                    out[i, k] = logp[k, b]
 
 
 @jit(parallel=True)

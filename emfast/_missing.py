@@ -12,6 +12,13 @@ each task then completes its statistics with small matrix products, plus the
 conditional covariance S_mm - B S_om per unit of responsibility. The
 per-pattern parameters come from batched Cholesky factorisations, one batch
 per number of observed features.
+
+The same layout and parameters give models with posteriors of their own (a
+hidden Markov model) the per-component marginal log-densities
+(``pattern_log_densities``) and the statistics of their responsibilities
+(``pattern_sums`` with ``resp``). There a row with nothing observed is a
+step without an observation: its pattern has a zero marginal precision, a
+density of 1 and, in the statistics, the components' means and covariances.
 """
 
 from __future__ import annotations
@@ -44,7 +51,8 @@ class PatternLayout:
     pattern task_pattern[t]; tasks are not in row order. ``batches`` are
     (first pattern, end pattern, first task, end task) ranges, each one
     kernel call. All of it depends on the data and shapes only, never on the
-    number of threads.
+    number of threads. n_empty rows have every coordinate missing (a pattern
+    with n_obs 0; only with ``pattern_layout(..., allow_empty=True)``).
     """
 
     X: np.ndarray
@@ -56,6 +64,7 @@ class PatternLayout:
     task_hi: np.ndarray
     task_pattern: np.ndarray
     batches: list
+    n_empty: int = 0
 
     @property
     def n_patterns(self) -> int:
@@ -89,18 +98,16 @@ class PatternLayout:
             yield tasks, obs, n_obs, parameters
 
 
-def pattern_layout(X, n_components) -> PatternLayout:
+def pattern_layout(X, n_components, allow_empty=False) -> PatternLayout:
     """Group the rows of X (with NaN) by missingness pattern.
 
-    Raises ValueError when some rows have every coordinate missing."""
+    Raises ValueError when some rows have every coordinate missing, unless
+    ``allow_empty`` (they then form a pattern with nothing observed)."""
     n_samples, n_features = X.shape
     missing = np.isnan(X)
     all_missing = int(np.count_nonzero(missing.all(axis=1)))
-    if all_missing:
-        raise ValueError(
-            f"{all_missing} row(s) of X have every coordinate missing (NaN); "
-            "remove them or use nan_policy='omit'"
-        )
+    if all_missing and not allow_empty:
+        require_observed(all_missing)
     packed = np.packbits(missing, axis=1)
     if packed.shape[1] <= 8:
         # One integer per row: a 1-D unique is much quicker than rows.
@@ -163,7 +170,18 @@ def pattern_layout(X, n_components) -> PatternLayout:
         task_hi,
         task_pattern,
         batches,
+        all_missing,
     )
+
+
+def require_observed(n_empty: int) -> None:
+    """Raise ValueError when ``n_empty`` rows have every coordinate missing:
+    a mixture's E-step and scores need an observed value in every row."""
+    if n_empty:
+        raise ValueError(
+            f"{n_empty} row(s) of X have every coordinate missing (NaN); "
+            "remove them or use nan_policy='omit'"
+        )
 
 
 def pattern_parameters(components, obs, n_obs):
@@ -289,10 +307,16 @@ def _marginal_from_precision(precision_cholesky, order, n_obs):
     return values
 
 
-def pattern_sums(layout: PatternLayout, components, sample_weight, want_entropy):
+def pattern_sums(
+    layout: PatternLayout, components, sample_weight, want_entropy, resp=None
+):
     """One pass over all patterns: (log-likelihood, entropy, nk, sx, sxx)
     sums, the statistics in the form the 'full' (full, tied) or 'diag'
-    (diag, spherical) M-step takes them, centred on the current means."""
+    (diag, spherical) M-step takes them, centred on the current means.
+
+    The responsibilities are the posteriors under the marginal densities or,
+    when ``resp`` (n_samples, K) is given, those (rows in X's order); the
+    log-likelihood and entropy are then 0."""
     X = layout.X
     n_components = components.n_components
     n_features = X.shape[1]
@@ -300,6 +324,14 @@ def pattern_sums(layout: PatternLayout, components, sample_weight, want_entropy)
     code = _kernels.DIAG if diagonal else _kernels.FULL
     means = np.ascontiguousarray(components.means, dtype=np.float64)
     weights = _kernels.weights_arg(sample_weight)
+    if resp is None:
+        given = np.empty((0, n_components))
+    else:
+        given = np.ascontiguousarray(resp, dtype=np.float64)
+        if given.shape != (X.shape[0], n_components):
+            raise ValueError(
+                f"resp has shape {given.shape}, expected {(X.shape[0], n_components)}"
+            )
     ll = 0.0
     ent = 0.0
     nk = np.zeros(n_components)
@@ -323,7 +355,8 @@ def pattern_sums(layout: PatternLayout, components, sample_weight, want_entropy)
             ccov,
             extra,
             weights,
-            want_entropy,
+            want_entropy and resp is None,
+            given,
         )
         ll += ll_b
         ent += ent_b
@@ -331,6 +364,22 @@ def pattern_sums(layout: PatternLayout, components, sample_weight, want_entropy)
         sx += sx_b
         sxx += sxx_b
     return ll, ent, nk, sx, sxx
+
+
+def pattern_log_densities(layout: PatternLayout, components):
+    """(n_samples, K) float64: log_offset[k] + log N(x_o | means[k, o],
+    covariances[k, oo]) for each row's observed features o, in X's row
+    order, not normalised over the components; log_offset[k] for a row with
+    nothing observed."""
+    X = layout.X
+    out = np.empty((X.shape[0], components.n_components))
+    means = np.ascontiguousarray(components.means, dtype=np.float64)
+    for tasks, _, _, parameters in layout.batch_args(components):
+        prec_tri, prec_diag, log_norm = parameters[:3]
+        _kernels.pattern_log_densities(
+            X, *tasks, means, prec_tri, prec_diag, log_norm, out
+        )
+    return out
 
 
 def fill_with_means(X, sample_weight=None):

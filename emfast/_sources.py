@@ -272,14 +272,16 @@ class PatternSource(ArraySource):
 
     @cached_property
     def layout(self):
-        """Rows grouped by pattern (raises on rows with nothing observed)."""
-        return _missing.pattern_layout(self.X, self.n_components)
+        """Rows grouped by pattern, rows with nothing observed included (the
+        mixtures' ``e_step`` and ``scores`` raise on those)."""
+        return _missing.pattern_layout(self.X, self.n_components, allow_empty=True)
 
     @cached_property
     def init_X(self):
         return _missing.fill_with_means(self.X, self.sample_weight)
 
     def e_step(self, components: Components, want_entropy=False) -> GaussianStats:
+        _missing.require_observed(self.layout.n_empty)
         ll, ent, nk, sx, sxx = _missing.pattern_sums(
             self.layout, components, self.sample_weight, want_entropy
         )
@@ -305,15 +307,36 @@ class PatternSource(ArraySource):
         return source_for(rows, None, n_components=1, marginalize=True)
 
     def log_densities(self, components: Components):
-        raise NotImplementedError(
-            "per-component log-densities of rows with missing values are not "
-            "available yet"
-        )
+        """(n_samples, K) float64: log_offset[k] + log N(x_o | component k)
+        of each row's observed coordinates x_o under the component's marginal
+        Gaussian (missing at random), not normalised over the components; a
+        row with nothing observed gets log_offset[k] (a step without an
+        observation, for a hidden Markov model)."""
+        return _missing.pattern_log_densities(self.layout, components)
 
     def stats_from_resp(self, resp, components: Components) -> GaussianStats:
-        raise NotImplementedError(
-            "statistics of given responsibilities on rows with missing values "
-            "are not available yet"
+        """The expected complete-data sufficient statistics of given
+        responsibilities resp (n_samples, K) (weighted by the sample
+        weights): for each row and component, the missing coordinates
+        replaced by their conditional expectation given the observed ones
+        and the second moments completed with the conditional covariance (a
+        row with nothing observed: the component's mean and covariance).
+        Centred on the components' means; 'tied' second moments per
+        component (``per_component``), as in ``e_step``. The log-likelihood
+        and entropy are left 0."""
+        _, _, nk, sx, sxx = _missing.pattern_sums(
+            self.layout, components, self.sample_weight, False, resp
+        )
+        return GaussianStats(
+            0.0,
+            0.0,
+            self.total_weight(),
+            nk,
+            sx,
+            sxx,
+            components.means,
+            None,
+            per_component=True,
         )
 
 
