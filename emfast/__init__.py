@@ -9,12 +9,14 @@ under them (models, data sources, the EM driver) for other libraries;
 
 from ._persist import load
 from .bayesian import BayesianGaussianMixture
+from .gmmhmm import GMMHMM
 from .hmm import GaussianHMM
 from .impute import GaussianMixtureImputer
 from .mixture import GaussianMixture
 from .selection import ModelSelection, select_model
 
 __all__ = [
+    "GMMHMM",
     "BayesianGaussianMixture",
     "GaussianHMM",
     "GaussianMixture",
