@@ -27,7 +27,11 @@ from ._em import fit_em
 from ._init import INIT_PARAMS
 from ._jit import raise_interrupt
 from ._sources import Components, source_for
-from ._validation import as_kernel_input, check_sample_weight
+from ._validation import (
+    as_kernel_input,
+    check_observed_columns,
+    check_sample_weight,
+)
 
 
 class BaseMixture(DensityMixin, BaseEstimator):
@@ -256,7 +260,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         _check_n_samples(X.shape[0], self.n_components)
         marginalize = self.nan_policy == "marginalize"
         if marginalize and np.isnan(X).any():
-            _check_observed_columns(X, sample_weight)
+            check_observed_columns(X, sample_weight)
         source = source_for(X, sample_weight, self.n_components, marginalize)
         # Rows with nothing observed are an error now, not in the first pass.
         getattr(source, "layout", None)
@@ -571,22 +575,4 @@ def _check_n_samples(n_samples, n_components):
             "Expected n_samples >= n_components "
             f"but got n_components = {n_components}, "
             f"n_samples = {n_samples}"
-        )
-
-
-def _check_observed_columns(X, sample_weight):
-    """nan_policy='marginalize' estimates each feature's mean and variance
-    from its observed values (of positive weight): there must be some."""
-    observed = ~np.isnan(X)
-    if sample_weight is not None:
-        observed &= (sample_weight > 0)[:, None]
-    empty = np.flatnonzero(~observed.any(axis=0))
-    if len(empty):
-        shown = ", ".join(str(j) for j in empty[:10]) + (
-            " ..." if len(empty) > 10 else ""
-        )
-        raise ValueError(
-            f"{len(empty)} column(s) of X have no observed value (all NaN, or "
-            f"zero sample_weight): {shown}; nan_policy='marginalize' cannot "
-            "estimate them: drop those columns"
         )

@@ -209,22 +209,37 @@ class ArraySource:
         _kernels.log_densities(self.X, means, prec_tri, prec_diag, log_norm, out)
         return out
 
-    def stats_from_resp(self, resp, components: Components) -> GaussianStats:
+    def stats_from_resp(
+        self, resp, components: Components, per_component=False
+    ) -> GaussianStats:
         """The sufficient statistics of given responsibilities resp
         (n_samples, K) (weighted by the sample weights), centred on the
-        components' means (and, for 'tied', their ``tied_center``); the
-        log-likelihood and entropy are left 0."""
+        components' means (and, for 'tied', their ``tied_center``, or per
+        component with ``per_component``); the log-likelihood and entropy
+        are left 0."""
         means = np.ascontiguousarray(components.means, dtype=np.float64)
         center = components.tied_center()
+        covariance_type = components.covariance_type
+        per_component = per_component and covariance_type == "tied"
         nk, sx, sxx = _kernels.stats_from_resp(
             self.X,
             np.ascontiguousarray(resp, dtype=np.float64),
             means,
-            _covariance.KERNEL_CODES[components.covariance_type],
+            _covariance.KERNEL_CODES["full" if per_component else covariance_type],
             center,
             _kernels.weights_arg(self.sample_weight),
         )
-        return GaussianStats(0.0, 0.0, self.total_weight(), nk, sx, sxx, means, center)
+        return GaussianStats(
+            0.0,
+            0.0,
+            self.total_weight(),
+            nk,
+            sx,
+            sxx,
+            means,
+            None if per_component else center,
+            per_component=per_component,
+        )
 
     def mean_score(self, components: Components, sample_weight=None) -> float:
         """The (weighted) mean of log p(x), in row chunks: the per-row
@@ -314,7 +329,9 @@ class PatternSource(ArraySource):
         observation, for a hidden Markov model)."""
         return _missing.pattern_log_densities(self.layout, components)
 
-    def stats_from_resp(self, resp, components: Components) -> GaussianStats:
+    def stats_from_resp(
+        self, resp, components: Components, per_component=True
+    ) -> GaussianStats:
         """The expected complete-data sufficient statistics of given
         responsibilities resp (n_samples, K) (weighted by the sample
         weights): for each row and component, the missing coordinates
@@ -322,8 +339,8 @@ class PatternSource(ArraySource):
         and the second moments completed with the conditional covariance (a
         row with nothing observed: the component's mean and covariance).
         Centred on the components' means; 'tied' second moments per
-        component (``per_component``), as in ``e_step``. The log-likelihood
-        and entropy are left 0."""
+        component (``per_component`` is always so here), as in ``e_step``.
+        The log-likelihood and entropy are left 0."""
         _, _, nk, sx, sxx = _missing.pattern_sums(
             self.layout, components, self.sample_weight, False, resp
         )

@@ -125,3 +125,21 @@ def as_kernel_input(X):
     X = np.ascontiguousarray(X).view()
     X.flags.writeable = False
     return X
+
+
+def check_observed_columns(X, sample_weight):
+    """nan_policy='marginalize' estimates each feature's mean and variance
+    from its observed values (of positive weight): there must be some."""
+    observed = ~np.isnan(X)
+    if sample_weight is not None:
+        observed &= (sample_weight > 0)[:, None]
+    empty = np.flatnonzero(~observed.any(axis=0))
+    if len(empty):
+        shown = ", ".join(str(j) for j in empty[:10]) + (
+            " ..." if len(empty) > 10 else ""
+        )
+        raise ValueError(
+            f"{len(empty)} column(s) of X have no observed value (all NaN, or "
+            f"zero sample_weight): {shown}; nan_policy='marginalize' cannot "
+            "estimate them: drop those columns"
+        )

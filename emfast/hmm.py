@@ -29,8 +29,8 @@ from . import _hmm_kernels
 from ._covariance import compute_precision_cholesky, full_covariances
 from ._em import EMModel, fit_em, observe_iterations
 from ._kmeans import kmeans
-from ._sources import ArraySource, Components, GaussianStats
-from ._validation import as_kernel_input, check_sample_weight
+from ._sources import Components, GaussianStats, source_for
+from ._validation import as_kernel_input, check_observed_columns, check_sample_weight
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 _NO_WEIGHTS = np.empty(0)
@@ -303,9 +303,7 @@ class HMMModel(BaseHMMModel):
         """The Gaussian statistics of the state posteriors, centred on the
         means ('tied' as per-state full scatter: hmmlearn's tied update
         sums them)."""
-        if self.covariance_type == "tied":
-            components = replace(components, covariance_type="full")
-        return source.stats_from_resp(gamma, components)
+        return source.stats_from_resp(gamma, components, per_component=True)
 
     def emission_m_step(self, g: GaussianStats, params: HMMParams) -> dict:
         est = self.est
@@ -435,7 +433,12 @@ class BaseHMM(BaseEstimator):
     """
 
     def _validate_X(self, X, reset):
-        X = check_array(X, dtype=[np.float64, np.float32])
+        marginalize = getattr(self, "nan_policy", "raise") == "marginalize"
+        X = check_array(
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if marginalize else True,
+        )
         if reset:
             # A means_ kept from before fixes the features (hmmlearn's message).
             if (
@@ -535,7 +538,10 @@ class BaseHMM(BaseEstimator):
             row_weight = np.repeat(seq_weight, np.diff(starts))
         self._check_given(X)
         model = self._hmm_model(starts, seq_weight)
-        source = ArraySource(X, row_weight)
+        marginalize = getattr(self, "nan_policy", "raise") == "marginalize"
+        if marginalize and np.isnan(X).any():
+            check_observed_columns(X, row_weight)
+        source = source_for(X, row_weight, self.n_components, marginalize)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
 
         def report(init, n_iter, lower_bound):
@@ -572,7 +578,9 @@ class BaseHMM(BaseEstimator):
         X = self._validate_X(X, reset=False)
         starts = sequence_starts(lengths, X.shape[0])
         model = self._hmm_model(starts)
-        log_b, _ = model.log_emissions(ArraySource(X), self._current_params())
+        marginalize = getattr(self, "nan_policy", "raise") == "marginalize"
+        source = source_for(X, None, self.n_components, marginalize)
+        log_b, _ = model.log_emissions(source, self._current_params())
         return starts, log_b
 
     def score_samples(self, X, lengths=None):
@@ -921,6 +929,12 @@ class GaussianHMM(BaseHMM):
         Forward–backward in log space or with per-step scaling.
     n_init : int, default=1
         Starts tried (the best final log-likelihood is kept).
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        Missing values (NaN) in X: 'raise' refuses them; 'marginalize' (at
+        random) drops a missing coordinate out of that step's emission
+        density and completes the statistics with its conditional
+        expectation given the state; a step with every coordinate missing
+        has no observation, and its state is inferred from its neighbours.
 
     Attributes
     ----------
@@ -970,6 +984,7 @@ class GaussianHMM(BaseHMM):
         "init_params": [str],
         "implementation": [StrOptions({"log", "scaling"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        "nan_policy": [StrOptions({"raise", "marginalize"})],
     }
 
     def __init__(
@@ -993,6 +1008,7 @@ class GaussianHMM(BaseHMM):
         implementation="log",
         *,
         n_init=1,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -1012,6 +1028,7 @@ class GaussianHMM(BaseHMM):
         self.init_params = init_params
         self.implementation = implementation
         self.n_init = n_init
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------ covars_
 

@@ -396,3 +396,64 @@ def test_memory_mapped_data_fit_equals_in_memory(tmp_path):
     assert_array_equal(a.means_, b.means_)
     assert_array_equal(a.transmat_, b.transmat_)
     assert_array_equal(b.predict(mapped, LENGTHS), a.predict(X, LENGTHS))
+
+
+def naive_log_likelihood(model, X):
+    """log p(X) of one sequence by the naive forward pass, the emission of
+    each step the density of its observed coordinates (1 with none)."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    covs = model.covars_
+    log_b = np.zeros((len(X), model.n_components))
+    for t, x in enumerate(X):
+        seen = ~np.isnan(x)
+        if seen.any():
+            for k in range(model.n_components):
+                log_b[t, k] = multivariate_normal(
+                    model.means_[k, seen], covs[k][np.ix_(seen, seen)]
+                ).logpdf(x[seen])
+    log_alpha = np.log(model.startprob_) + log_b[0]
+    for t in range(1, len(X)):
+        log_alpha = logsumexp(log_alpha[:, None] + np.log(model.transmat_), axis=0)
+        log_alpha = log_alpha + log_b[t]
+    return logsumexp(log_alpha)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_marginalize_missing_values(covariance_type):
+    """nan_policy='marginalize': the likelihood of the observed coordinates
+    (a step with none observed has no observation), EM does not decrease
+    it, and data without NaN fit as under 'raise'."""
+    X = simulate(covariance_type, [300], seed=11)
+    rng = np.random.default_rng(12)
+    holes = X.copy()
+    holes[rng.random(X.shape) < 0.2] = np.nan
+    holes[[5, 6, 100]] = np.nan  # steps with no observation
+    kwargs = dict(covariance_type=covariance_type, init_params="", n_iter=8, tol=0)
+    ml = dict(covars_prior=0.0, covars_weight=1.0)
+    model = with_start(
+        GaussianHMM(K, nan_policy="marginalize", **kwargs, **ml), covariance_type
+    )
+    model.fit(holes)
+    history = np.array(model.monitor_.history)
+    assert np.all(np.diff(history) >= -1e-9 * np.abs(history[1:]))
+    assert_allclose(model.score(holes), naive_log_likelihood(model, holes), rtol=1e-10)
+    for name in ("startprob_", "transmat_", "means_", "covars_"):
+        assert np.all(np.isfinite(getattr(model, name))), name
+    post = model.predict_proba(holes)
+    assert_allclose(post.sum(axis=1), 1.0)
+    assert model.predict(holes).shape == (300,)
+    complete = with_start(
+        GaussianHMM(K, nan_policy="marginalize", **kwargs), covariance_type
+    )
+    plain = with_start(GaussianHMM(K, **kwargs), covariance_type)
+    assert_allclose(complete.fit(X).means_, plain.fit(X).means_, rtol=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        with_start(GaussianHMM(K, **kwargs), covariance_type).fit(holes)
+    no_column = holes.copy()
+    no_column[:, 1] = np.nan
+    with pytest.raises(ValueError, match="no observed value"):
+        with_start(
+            GaussianHMM(K, nan_policy="marginalize", **kwargs), covariance_type
+        ).fit(no_column)
