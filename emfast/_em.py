@@ -87,6 +87,12 @@ class EMModel:
         return source.e_step(self.components(params), self.want_entropy)
 
 
+def current_observer() -> Callable[[int, int, float], None] | None:
+    """The callback of the innermost :func:`observe_iterations`, or None (a
+    model that observes its own iterations passes them on to it)."""
+    return _OBSERVER.get()
+
+
 @dataclass
 class FitResult:
     """What :func:`fit_em` returns: the best run of a fit.

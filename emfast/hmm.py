@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _hmm_kernels
 from ._covariance import compute_precision_cholesky, full_covariances
-from ._em import EMModel, fit_em, observe_iterations
+from ._em import EMModel, current_observer, fit_em, observe_iterations
 from ._kmeans import kmeans
 from ._sources import Components, GaussianStats, source_for
 from ._validation import as_kernel_input, check_observed_columns, check_sample_weight
@@ -543,11 +543,14 @@ class BaseHMM(BaseEstimator):
             check_observed_columns(X, row_weight)
         source = source_for(X, row_weight, self.n_components, marginalize)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        outer = current_observer()  # a progress bar around this fit, if any
 
         def report(init, n_iter, lower_bound):
             if n_iter == 1:
                 monitor._reset()
             monitor.report(lower_bound)
+            if outer is not None:
+                outer(init, n_iter, lower_bound)
 
         with observe_iterations(report):
             result = fit_em(

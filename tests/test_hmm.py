@@ -457,3 +457,19 @@ def test_marginalize_missing_values(covariance_type):
         with_start(
             GaussianHMM(K, nan_policy="marginalize", **kwargs), covariance_type
         ).fit(no_column)
+
+
+def test_iterations_reach_an_outer_observer_and_verbose_prints_hmmlearn_columns(
+    capsys,
+):
+    from emfast._em import observe_iterations
+
+    X = simulate("diag", [200], seed=13)
+    seen = []
+    with observe_iterations(lambda init, n_iter, bound: seen.append((init, n_iter))):
+        model = both("diag", n_iter=4)[0].set_params(verbose=True).fit(X)
+    assert seen == [(0, 1), (0, 2), (0, 3), (0, 4)]
+    lines = capsys.readouterr().err.strip().split("\n")
+    assert len(lines) == 4
+    assert lines[0].split()[0] == "1" and lines[0].split()[2] == "+nan"
+    assert float(lines[-1].split()[1]) == pytest.approx(model.monitor_.history[-1])
