@@ -589,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emfast: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - a line for the user, not a traceback
+    except Exception as exc:  # a line for the user, not a traceback
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"emfast: error: {message}", file=sys.stderr)
         return 1
