@@ -179,7 +179,25 @@ class DaskSource:
     per iteration. The first pass also checks every value (NaN, inf,
     weights). Predictions are lazy. The initialization passes over the
     chunks (``DaskRows``), or over the data in memory when X has at most
-    ``SUBSAMPLE_SIZE`` rows."""
+    ``SUBSAMPLE_SIZE`` rows.
+
+    Examples
+    --------
+    >>> import dask, dask.array as da
+    >>> import numpy as np
+    >>> from emfast.engine import ArraySource, DaskSource, MixtureModel, Params
+    >>> X = np.random.default_rng(0).normal(size=(1000, 2))
+    >>> X.flags.writeable = False
+    >>> model = MixtureModel(2, "full", 1e-6, "kmeans", X.dtype)
+    >>> params = Params(np.array([0.5, 0.5]), X[:2], np.stack([np.eye(2)] * 2),
+    ...                 np.stack([np.eye(2)] * 2))
+    >>> with dask.config.set(scheduler="sync"):
+    ...     stats = DaskSource(da.from_array(X, chunks=(300, 2))).e_step(
+    ...         model.components(params))
+    >>> in_memory = ArraySource(X).e_step(model.components(params))
+    >>> bool(np.allclose(stats.nk, in_memory.nk, rtol=1e-12))
+    True
+    """
 
     def __init__(self, X, sample_weight=None):
         self.X = X

@@ -45,6 +45,17 @@ class Components:
     log weights plus the expected log-determinant terms. ``weights`` (the
     mixing weights) place the 'tied' centring point and give the mean of a
     row with nothing observed. All arrays are float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, Params
+    >>> model = MixtureModel(2, "spherical", 1e-6, "kmeans", np.float64)
+    >>> params = Params(np.array([0.25, 0.75]), np.zeros((2, 3)),
+    ...                 np.array([1.0, 4.0]), np.array([1.0, 0.5]))
+    >>> components = model.components(params)
+    >>> components.n_components, components.log_offset.round(3)
+    (2, array([-1.386, -0.288]))
     """
 
     weights: np.ndarray
@@ -102,6 +113,18 @@ class GaussianStats:
     as ``_kernels.sufficient_stats`` returns them, centred on ``centers``
     (K, D) and, for 'tied', ``tied_center``. ``per_component``: sxx holds per
     component second moments even for 'tied' (missing values).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, Params, source_for
+    >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+    >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+    >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+    ...                 np.ones((2, 1)), np.ones((2, 1)))
+    >>> stats = source_for(X).e_step(model.components(params), want_entropy=True)
+    >>> stats.nk.shape, stats.sx.shape, bool(stats.entropy > 0)
+    ((2,), (2, 1), True)
     """
 
     log_likelihood: float
@@ -159,7 +182,21 @@ def _pick(what, dtype, log_prob, labels, resp):
 class ArraySource:
     """A NumPy array (in memory or memory-mapped), validated: 2-D,
     C-contiguous, read-only, float32 or float64, finite; optional validated
-    sample weights."""
+    sample weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import ArraySource, MixtureModel, Params
+    >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+    >>> X.flags.writeable = False  # the kernels take read-only arrays
+    >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+    >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+    ...                 np.ones((2, 1)), np.ones((2, 1)))
+    >>> stats = ArraySource(X).e_step(model.components(params))
+    >>> stats.total_weight, stats.nk.round(2)
+    (4, array([2., 2.]))
+    """
 
     def __init__(self, X, sample_weight=None):
         self.X = X
@@ -279,7 +316,24 @@ class PatternSource(ArraySource):
     """An array with NaN (missing at random): the E-step on the marginal
     densities of the observed values, completed with conditional
     expectations (``_missing``). The initialization sees NaN replaced by
-    the columns' (weighted) means."""
+    the columns' (weighted) means.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.engine import MixtureModel, Params, PatternSource
+    >>> X = np.array([[0.0, 1.0], [np.nan, 1.2], [4.0, np.nan], [4.4, 5.0]])
+    >>> X.flags.writeable = False
+    >>> source = PatternSource(X, None, n_components=2)
+    >>> source.layout.n_patterns
+    3
+    >>> model = MixtureModel(2, "full", 1e-6, "kmeans", X.dtype)
+    >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0, 1.0], [4.0, 5.0]]),
+    ...                 np.stack([np.eye(2)] * 2), np.stack([np.eye(2)] * 2))
+    >>> stats = source.e_step(model.components(params))
+    >>> float(stats.total_weight), stats.nk.round(2)
+    (4.0, array([2., 2.]))
+    """
 
     def __init__(self, X, sample_weight=None, n_components=1):
         super().__init__(X, sample_weight)
