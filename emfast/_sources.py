@@ -419,13 +419,29 @@ def source_for(X, sample_weight=None, n_components=1, marginalize=False):
     return ArraySource(X, sample_weight)
 
 
+# Moments are summed over this many rows at a time: float64 copies of a
+# chunk, not of X (a memory-mapped or float32 X stays as it is).
+_MOMENT_CHUNK_ROWS = 1 << 16
+
+
 def _weighted_moments(X, sample_weight):
-    X = np.asarray(X, dtype=np.float64)
-    if sample_weight is None:
-        return X.mean(axis=0), np.atleast_2d(np.cov(X.T))
-    w = np.asarray(sample_weight, dtype=np.float64)
-    total = w.sum()
-    mean = w @ X / total
-    centred = X - mean
-    cov = (centred * w[:, None]).T @ centred / (total - 1.0)
-    return mean, np.atleast_2d(cov)
+    """(mean, covariance with ddof=1) of X's rows, weighted as frequency
+    weights, in two passes over row chunks (sums in chunk order)."""
+    n_samples, n_features = X.shape
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+    total = float(n_samples) if w is None else float(w.sum())
+    chunks = [
+        slice(start, start + _MOMENT_CHUNK_ROWS)
+        for start in range(0, n_samples, _MOMENT_CHUNK_ROWS)
+    ]
+    first = np.zeros(n_features)
+    for rows in chunks:
+        block = np.asarray(X[rows], dtype=np.float64)
+        first += block.sum(axis=0) if w is None else w[rows] @ block
+    mean = first / total
+    scatter = np.zeros((n_features, n_features))
+    for rows in chunks:
+        centred = np.asarray(X[rows], dtype=np.float64) - mean
+        weighted = centred if w is None else centred * w[rows, None]
+        scatter += weighted.T @ centred
+    return mean, np.atleast_2d(scatter / (total - 1.0))
