@@ -382,15 +382,21 @@ class DaskRows:
         (scatter,) = compute((((X - mean) ** 2) * w[:, None]).sum(axis=0))
         return scatter / total
 
-    def _sum(self, func, *args):
+    def _sum(self, func, *args, per_chunk=None, X=None, sample_weight=None):
         """func(block, weights, check, *args) summed over the chunks (a
-        tuple of arrays and numbers), in the fixed tree."""
+        tuple of arrays and numbers), in the fixed tree; with ``per_chunk``,
+        chunk i's call gets per_chunk[i] as its last argument. ``X`` and
+        ``sample_weight``: another chunking of the same rows."""
         from dask import compute, delayed
 
+        if X is None:
+            X, sample_weight = self.X, self.sample_weight
+        blocks = _row_blocks(X, sample_weight)
+        last = [()] * len(blocks) if per_chunk is None else [(p,) for p in per_chunk]
         check = not self._checked
         parts = [
-            delayed(func, pure=True)(b, w, check, *args)
-            for b, w in _row_blocks(self.X, self.sample_weight)
+            delayed(func, pure=True)(b, w, check, *args, *extra)
+            for (b, w), extra in zip(blocks, last)
         ]
         (total,) = compute(_tree_sum(parts))
         self._checked = True
@@ -413,18 +419,8 @@ class DaskRows:
 
     def candidate_potentials(self, candidates, closest):
         """For each candidate c: sum_i w_i min(closest[i], ||x_i - c||^2)."""
-        bounds = _row_bounds(self.X)
-        pieces = [closest[lo:hi] for lo, hi in bounds]
-        from dask import compute, delayed
-
-        check = not self._checked
-        parts = [
-            delayed(_chunk_potentials, pure=True)(b, w, check, candidates, piece)
-            for (b, w), piece in zip(_row_blocks(self.X, self.sample_weight), pieces)
-        ]
-        (total,) = compute(_tree_sum(parts))
-        self._checked = True
-        return total[0]
+        pieces = [closest[lo:hi] for lo, hi in _row_bounds(self.X)]
+        return self._sum(_chunk_potentials, candidates, per_chunk=pieces)[0]
 
     def lloyd_step(self, centers):
         """(counts, sums, inertia) of ``_kernels.lloyd_step`` over all rows."""
@@ -436,24 +432,22 @@ class DaskRows:
         block's index in X: for them the chunks are cut at block
         boundaries (a lazy rechunk), so every row gets the draws it gets in
         memory."""
-        from dask import compute, delayed
-
         X, w = self.X, self.sample_weight
         seeds = [seed] * len(X.chunks[0])
         if resp_mode == _kernels.RESP_RANDOM:
             X, w = _block_aligned(X, w)
             block = _kernels._block_rows(X.shape[1])
             seeds = [seed + lo // block for lo, _ in _row_bounds(X)]
-        check = not self._checked
-        parts = [
-            delayed(_chunk_resp_stats, pure=True)(
-                b, w, check, centers, cov_code, center, resp_mode, chunk_seed
-            )
-            for (b, w), chunk_seed in zip(_row_blocks(X, w), seeds)
-        ]
-        (total,) = compute(_tree_sum(parts))
-        self._checked = True
-        return total
+        return self._sum(
+            _chunk_resp_stats,
+            centers,
+            cov_code,
+            center,
+            resp_mode,
+            per_chunk=seeds,
+            X=X,
+            sample_weight=w,
+        )
 
 
 def _row_bounds(X):
