@@ -432,12 +432,17 @@ class BaseHMM(BaseEstimator):
     ``_n_emission_parameters()``.
     """
 
+    @property
+    def _marginalize(self):
+        """Whether missing values are marginalized (a model without
+        ``nan_policy`` refuses them)."""
+        return getattr(self, "nan_policy", "raise") == "marginalize"
+
     def _validate_X(self, X, reset):
-        marginalize = getattr(self, "nan_policy", "raise") == "marginalize"
         X = check_array(
             X,
             dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan" if marginalize else True,
+            ensure_all_finite="allow-nan" if self._marginalize else True,
         )
         if reset:
             # A means_ kept from before fixes the features (hmmlearn's message).
@@ -538,10 +543,9 @@ class BaseHMM(BaseEstimator):
             row_weight = np.repeat(seq_weight, np.diff(starts))
         self._check_given(X)
         model = self._hmm_model(starts, seq_weight)
-        marginalize = getattr(self, "nan_policy", "raise") == "marginalize"
-        if marginalize and np.isnan(X).any():
+        if self._marginalize and np.isnan(X).any():
             check_observed_columns(X, row_weight)
-        source = source_for(X, row_weight, self.n_components, marginalize)
+        source = source_for(X, row_weight, self.n_components, self._marginalize)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         outer = current_observer()  # a progress bar around this fit, if any
 
@@ -581,8 +585,7 @@ class BaseHMM(BaseEstimator):
         X = self._validate_X(X, reset=False)
         starts = sequence_starts(lengths, X.shape[0])
         model = self._hmm_model(starts)
-        marginalize = getattr(self, "nan_policy", "raise") == "marginalize"
-        source = source_for(X, None, self.n_components, marginalize)
+        source = source_for(X, None, self.n_components, self._marginalize)
         log_b, _ = model.log_emissions(source, self._current_params())
         return starts, log_b
 
