@@ -75,6 +75,7 @@ from ._em import EMModel, FitResult, em_step, fit_em
 from ._sources import ArraySource, Components, GaussianStats, PatternSource
 from ._validation import as_kernel_input, check_sample_weight
 from .bayesian import Priors, VariationalModel, VariationalParams
+from .hmm import BaseHMM
 from .mixture import MixtureModel, Params
 
 __all__ = [
@@ -191,25 +192,29 @@ def compute_precision_cholesky(covariances, covariance_type, dtype=np.float64):
     return _covariance.compute_precision_cholesky(covariances, covariance_type, dtype)
 
 
-def model_for(estimator, source):
+def model_for(estimator, source, lengths=None):
     """The engine model that ``estimator.fit`` runs on ``source``.
 
     Parameters
     ----------
-    estimator : GaussianMixture or BayesianGaussianMixture
+    estimator : GaussianMixture, BayesianGaussianMixture, GaussianHMM or GMMHMM
         The estimator whose constructor parameters define the model.
     source : ArraySource, PatternSource or DaskSource
         The data. A ``BayesianGaussianMixture`` resolves its priors against
         them (``mean_prior`` and ``covariance_prior`` default to the data's
         mean and covariance) and, as ``fit`` does, records them in its
         ``*_prior_`` attributes.
+    lengths : array-like of int, default=None
+        For the hidden Markov models: the sequences' lengths, as in their
+        ``fit`` (None: one sequence). Not used by the mixtures.
 
     Returns
     -------
-    model : MixtureModel or VariationalModel
+    model : MixtureModel, VariationalModel or an HMM model
         The model, with the estimator's ``weights_init``, ``means_init`` and
-        ``precisions_init`` (``GaussianMixture``) or priors
-        (``BayesianGaussianMixture``).
+        ``precisions_init`` (``GaussianMixture``), priors
+        (``BayesianGaussianMixture``), or sequences, priors and given
+        parameters (the hidden Markov models).
 
     Examples
     --------
@@ -221,6 +226,8 @@ def model_for(estimator, source):
     >>> type(model).__name__, model.priors.degrees_of_freedom_prior
     ('VariationalModel', 2)
     """
+    if isinstance(estimator, BaseHMM):
+        return estimator._em_model(source, lengths)
     return estimator._em_model(source)
 
 
@@ -229,8 +236,9 @@ def fitted_params(estimator):
 
     Parameters
     ----------
-    estimator : GaussianMixture or BayesianGaussianMixture
-        A fitted estimator.
+    estimator : GaussianMixture, BayesianGaussianMixture, GaussianHMM or GMMHMM
+        A fitted estimator (for the hidden Markov models: one whose
+        parameters are set).
 
     Returns
     -------

@@ -577,6 +577,15 @@ class BaseHMM(BaseEstimator):
         self.monitor_ = monitor
         return self
 
+    def _em_model(self, source, lengths=None):
+        """The engine model of a fit on ``source`` cut into sequences by
+        ``lengths`` (see :func:`emfast.engine.model_for`)."""
+        return self._hmm_model(sequence_starts(lengths, source.X.shape[0]))
+
+    def _get_parameters(self):
+        """The fitted (or given) parameters in the model's form."""
+        return self._current_params()
+
     # ------------------------------------------------------------ inference
 
     def _inference(self, X, lengths):
