@@ -1,7 +1,8 @@
 """The ``emfast`` command: ``emfast demo`` fits the W2 workload and prints the
 model, optionally side by side with scikit-learn; ``emfast bench`` times emfast
 against scikit-learn on the standard workloads (``--bayesian``: the same for
-``BayesianGaussianMixture``; ``--missing``: what values missing at random cost
+``BayesianGaussianMixture``; ``--hmm``: ``GaussianHMM`` against hmmlearn on the
+HMM workloads; ``--missing``: what values missing at random cost
 emfast's iteration; ``--impute``: how close imputed values are to the true
 ones, emfast against sklearn's imputers; ``--memmap``: the memory a fit adds
 on a memory-mapped file; ``--dask``: emfast's iteration on a Dask array
@@ -86,14 +87,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _workload_list(text: str) -> list[str]:
-    """argparse type: comma-separated workload names."""
-    from .workloads import WORKLOADS
+    """argparse type: comma-separated workload names (W1-W6, or H1-H3 for
+    --hmm; which ones go with the run is checked by ``_bench``)."""
+    from .workloads import HMM_WORKLOADS, WORKLOADS
 
+    known = [*WORKLOADS, *HMM_WORKLOADS]
     names = [name.strip().upper() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in WORKLOADS]
+    unknown = [name for name in names if name not in known]
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated names from {','.join(WORKLOADS)}, got {text!r}"
+            f"expected comma-separated names from {','.join(known)}, got {text!r}"
         )
     return names
 
@@ -122,7 +125,11 @@ def _add_bench_parser(subparsers) -> None:
             "GFLOP/s against this machine's float64 matrix-multiply rate, and "
             "the peak memory of a fit in a fresh process. With --bayesian, "
             "the same for BayesianGaussianMixture instead (workload W2 unless "
-            "--workloads is given; goal: at least 20x). With --startup, "
+            "--workloads is given; goal: at least 20x). With --hmm, "
+            "GaussianHMM against hmmlearn on the HMM workloads H1-H3 instead "
+            "(one Baum-Welch iteration per implementation from identical "
+            "parameters, Viterbi decoding, sampling from H2's model, and the "
+            "peak memory of a fit in a fresh process). With --startup, "
             "measure start-up instead: import time, and the first fit in a "
             "fresh process with a warm, a cold and a read-only cache. With "
             "--end-to-end, compare default fits instead (k-means init, "
@@ -159,20 +166,28 @@ def _add_bench_parser(subparsers) -> None:
         metavar="W1,W2,...",
         help=(
             "workloads to run (default: all six, W1-W6; with --bayesian, "
-            "--end-to-end, --missing or --dask: W2)"
+            "--end-to-end, --missing or --dask: W2; with --hmm: H1,H2,H3)"
         ),
     )
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="reduced sizes: N/20 (W6: N/50); about a minute on 2 cores",
+        help=(
+            "reduced sizes: N/20 (W6: N/50); with --hmm: steps/10 (fewer "
+            "sequences for H1 and H3, a shorter one for H2) and 10,000 "
+            "samples; about a minute or two on 2 cores"
+        ),
     )
     bench.add_argument(
         "--n-samples",
         type=_int_at_least(1),
         default=None,
         metavar="N",
-        help="number of samples for every workload (overrides --quick)",
+        help=(
+            "number of samples for every workload (overrides --quick); with "
+            "--hmm: about N steps (whole sequences of the workload's length, "
+            "or one sequence of N) and sample(N)"
+        ),
     )
     bench.add_argument(
         "--repeat",
@@ -183,7 +198,11 @@ def _add_bench_parser(subparsers) -> None:
     bench.add_argument(
         "--seed", type=_int_at_least(0), default=0, help="seed of the data"
     )
-    bench.add_argument("--no-sklearn", action="store_true", help="run emfast only")
+    bench.add_argument(
+        "--no-sklearn",
+        action="store_true",
+        help="run emfast only (with --hmm: no hmmlearn)",
+    )
     bench.add_argument(
         "--no-memory",
         action="store_true",
@@ -197,6 +216,21 @@ def _add_bench_parser(subparsers) -> None:
             "variational EM iteration (E-step, M-step, lower bound) of emfast "
             "and sklearn from identical parameters (default workload W2), and "
             "the peak memory of a fit in a fresh process"
+        ),
+    )
+    bench.add_argument(
+        "--hmm",
+        action="store_true",
+        help=(
+            "run GaussianHMM against hmmlearn on the HMM workloads instead "
+            "(H1: 100 x 10,000 steps, D=8, K=16, full; H2: 1 x 1,000,000, "
+            "D=2, K=4, full; H3: 10,000 x 100, D=4, K=8, diag): one "
+            "Baum-Welch iteration from identical parameters with each "
+            "implementation ('scaling', 'log') of both libraries, "
+            "decode(algorithm='viterbi'), sample(1,000,000) from H2's model "
+            "(hmmlearn once: a minute or more), and the peak memory of a "
+            "default fit in a fresh process. Goals: H1 and H3 at least 30x, "
+            "H2 10x against hmmlearn's 'scaling'; Viterbi 10x; sample 100x"
         ),
     )
     bench.add_argument(
@@ -328,6 +362,7 @@ def _bench(args) -> int:
         flag
         for flag, given in (
             ("--bayesian", args.bayesian),
+            ("--hmm", args.hmm),
             ("--end-to-end", args.end_to_end),
             ("--startup", args.startup),
             ("--missing", args.missing),
@@ -346,6 +381,7 @@ def _bench(args) -> int:
     ):
         if value is not None and not given:
             raise ValueError(f"{option} goes with {mode}")
+    _check_workload_kind(args.workloads, args.hmm)
     if args.memmap and args.workloads is not None:
         raise ValueError("--memmap writes its own data (W2's shape); drop --workloads")
     if args.end_to_end and args.no_sklearn:
@@ -367,6 +403,18 @@ def _bench(args) -> int:
             progress=progress,
         )
         print(bench.format_bayesian(results))
+    elif args.hmm:
+        results = bench.run_hmm(
+            args.workloads,
+            quick=args.quick,
+            n_samples=args.n_samples,
+            repeat=args.repeat,
+            hmmlearn=not args.no_sklearn,
+            memory=not args.no_memory,
+            seed=args.seed,
+            progress=progress,
+        )
+        print(bench.format_hmm(results))
     elif args.end_to_end:
         results = bench.run_end_to_end(
             args.workloads,
@@ -440,6 +488,23 @@ def _bench(args) -> int:
             f.write("\n")
         print(f"Results saved to {args.json}")
     return 0
+
+
+def _check_workload_kind(workloads, hmm: bool) -> None:
+    """--hmm runs the HMM workloads (H1-H3), every other run the mixture
+    workloads (W1-W6)."""
+    from .workloads import HMM_WORKLOADS, WORKLOADS
+
+    hmm_names = ",".join(HMM_WORKLOADS)
+    wrong = [
+        name
+        for name in workloads or ()
+        if name not in (HMM_WORKLOADS if hmm else WORKLOADS)
+    ]
+    if wrong and hmm:
+        raise ValueError(f"--hmm runs {hmm_names}; got {','.join(wrong)}")
+    if wrong:
+        raise ValueError(f"{hmm_names} go with --hmm; got {','.join(wrong)}")
 
 
 def _or(value, default):

@@ -1,16 +1,24 @@
-"""The standard benchmark workloads W1-W6 and their synthetic data.
+"""The standard benchmark workloads and their synthetic data.
 
-Data are float64 blobs from a fixed seed: ``n_components`` true components with
-random means in [-10, 10]^D and random symmetric positive-definite
-covariances.
+W1-W6 (:data:`WORKLOADS`, :func:`make_workload`), for the mixtures: float64
+blobs from a fixed seed, ``n_components`` true components with random means
+in [-10, 10]^D and random symmetric positive-definite covariances.
+
+H1-H3 (:data:`HMM_WORKLOADS`, :func:`make_hmm_workload`), for the hidden
+Markov models: float64 sequences simulated from a random Gaussian HMM of the
+workload's shape (:func:`random_hmm`: means in [-10, 10]^D, random
+covariances, a sticky random transition matrix) with a fixed seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+
+from .hmm import GaussianHMM
 
 # Rows per chunk of ``blob_chunks``: part of the data's definition (chunk i is
 # drawn from its own generator), so it is a constant, not a parameter.
@@ -207,3 +215,190 @@ def make_workload(name, n_samples=None, seed=0):
     n = w.n_samples if n_samples is None else int(n_samples)
     X, _ = make_blobs(n, w.n_features, w.n_components, seed=seed)
     return X, w
+
+
+# ---------------------------------------------------------------------------
+# Hidden Markov models: H1-H3
+
+
+@dataclass(frozen=True)
+class HMMWorkload:
+    """One standard HMM workload: sequences, sizes and covariance type."""
+
+    name: str
+    n_sequences: int
+    sequence_length: int
+    n_features: int
+    n_components: int
+    covariance_type: str
+
+    @property
+    def n_samples(self) -> int:
+        """Steps in all: ``n_sequences * sequence_length``."""
+        return self.n_sequences * self.sequence_length
+
+
+HMM_WORKLOADS = {
+    w.name: w
+    for w in (
+        HMMWorkload("H1", 100, 10_000, 8, 16, "full"),
+        HMMWorkload("H2", 1, 1_000_000, 2, 4, "full"),
+        HMMWorkload("H3", 10_000, 100, 4, 8, "diag"),
+    )
+}
+
+# The chance that :func:`random_hmm`'s chain stays in its state, at least
+# (each row of ``transmat`` adds a Dirichlet draw times 1 - this).
+HMM_STICKINESS = 0.9
+
+
+class HMMParameters(NamedTuple):
+    """A Gaussian HMM's parameters, as ``GaussianHMM`` (emfast's and
+    hmmlearn's) takes them: ``covars`` in the covariance type's shape,
+    (K,) 'spherical', (K, D) 'diag', (K, D, D) 'full', (D, D) 'tied'."""
+
+    startprob: np.ndarray
+    transmat: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+
+
+def random_hmm(
+    n_features: int, n_components: int, covariance_type: str = "full", *, seed=0
+) -> HMMParameters:
+    """A random Gaussian HMM: the model the HMM workloads are drawn from.
+
+    ``startprob`` is a Dirichlet(5, ..., 5) draw; each row of ``transmat``
+    is ``HMM_STICKINESS`` on the diagonal plus ``1 - HMM_STICKINESS`` times
+    a Dirichlet(1, ..., 1) draw (so the chain stays in a state for 10 steps
+    or more on average); the means are uniform in [-10, 10]^D; covariances
+    are random SPD matrices A Aᵀ / D + 0.1 I ('full', 'tied'), variances
+    uniform in [0.5, 2] ('diag', 'spherical').
+
+    Parameters
+    ----------
+    n_features, n_components : int
+        D and the number of states K.
+    covariance_type : {'full', 'diag', 'spherical', 'tied'}, default='full'
+        The covariance type, which sets the shape of ``covars``.
+    seed : int, default=0
+        Seed of the generator; the same seed gives the same model.
+
+    Returns
+    -------
+    parameters : HMMParameters
+        ``startprob``, ``transmat``, ``means`` and ``covars``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast.workloads import random_hmm
+    >>> p = random_hmm(2, 3, "diag", seed=1)
+    >>> p.means.shape, p.covars.shape, bool(np.allclose(p.transmat.sum(1), 1))
+    ((3, 2), (3, 2), True)
+    >>> bool(np.all(np.diag(p.transmat) >= 0.9))
+    True
+    """
+    rng = np.random.default_rng(seed)
+    K, D = n_components, n_features
+    startprob = rng.dirichlet(np.full(K, 5.0))
+    rows = rng.dirichlet(np.ones(K), size=K)
+    transmat = HMM_STICKINESS * np.eye(K) + (1.0 - HMM_STICKINESS) * rows
+    means = rng.uniform(-10.0, 10.0, size=(K, D))
+    if covariance_type == "full":
+        covars = np.stack([_random_covariance(rng, D) for _ in range(K)])
+    elif covariance_type == "tied":
+        covars = _random_covariance(rng, D)
+    elif covariance_type == "diag":
+        covars = rng.uniform(0.5, 2.0, size=(K, D))
+    elif covariance_type == "spherical":
+        covars = rng.uniform(0.5, 2.0, size=K)
+    else:
+        raise ValueError(f"Unknown covariance_type {covariance_type!r}")
+    return HMMParameters(startprob, transmat, means, covars)
+
+
+def _random_covariance(rng, n_features):
+    chol = _random_covariance_cholesky(rng, n_features)
+    return chol @ chol.T
+
+
+def hmm_sizes(name: str, n_samples: int | None = None) -> tuple[int, int]:
+    """``(n_sequences, sequence_length)`` of an HMM workload with about
+    ``n_samples`` steps in all.
+
+    Whole sequences of the workload's length while ``n_samples`` allows
+    (``n_samples // sequence_length`` of them), else one sequence of
+    ``n_samples`` steps; the workload's own sizes when ``n_samples`` is None.
+
+    Examples
+    --------
+    >>> from emfast.workloads import hmm_sizes
+    >>> hmm_sizes("H1"), hmm_sizes("H1", 100_000), hmm_sizes("H1", 300)
+    ((100, 10000), (10, 10000), (1, 300))
+    >>> hmm_sizes("H2", 100_000), hmm_sizes("H3", 1_050)
+    ((1, 100000), (10, 100))
+    """
+    w = _hmm_workload(name)
+    if n_samples is None:
+        return w.n_sequences, w.sequence_length
+    n_samples = int(n_samples)
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    if n_samples >= w.sequence_length:
+        return n_samples // w.sequence_length, w.sequence_length
+    return 1, n_samples
+
+
+def make_hmm_workload(name, n_samples=None, seed=0):
+    """Data of a standard HMM workload (optionally with fewer steps).
+
+    One path of length ``n_sequences * sequence_length`` drawn by
+    :meth:`emfast.GaussianHMM.sample` from :func:`random_hmm` of the
+    workload's shape (model seed ``seed``, sampling from
+    ``np.random.RandomState(seed)``), cut into ``n_sequences`` consecutive
+    sequences: a piece starts where the chain is, not from ``startprob``,
+    which the benchmarks do not mind.
+
+    Parameters
+    ----------
+    name : {'H1', 'H2', 'H3'}
+        The workload.
+    n_samples : int, optional
+        About this many steps in all, as :func:`hmm_sizes` cuts them (for
+        quick runs).
+    seed : int, default=0
+        Seed of the model and of the data.
+
+    Returns
+    -------
+    X : ndarray of shape (n_sequences * sequence_length, n_features)
+        float64 steps, the sequences one after another.
+    lengths : ndarray of shape (n_sequences,)
+        The length of each sequence (``lengths`` of ``fit``).
+    workload : HMMWorkload
+        The workload's sizes and covariance type (the full ones).
+
+    Examples
+    --------
+    >>> from emfast.workloads import make_hmm_workload
+    >>> X, lengths, w = make_hmm_workload("H3", n_samples=1000)
+    >>> X.shape, lengths.tolist() == [100] * 10, w.covariance_type
+    ((1000, 4), True, 'diag')
+    """
+    w = _hmm_workload(name)
+    n_sequences, length = hmm_sizes(name, n_samples)
+    truth = random_hmm(w.n_features, w.n_components, w.covariance_type, seed=seed)
+    model = GaussianHMM(w.n_components, covariance_type=w.covariance_type)
+    model.startprob_, model.transmat_, model.means_, model.covars_ = truth
+    model.n_features = w.n_features
+    X, _ = model.sample(n_sequences * length, random_state=np.random.RandomState(seed))
+    return X, np.full(n_sequences, length, dtype=np.int64), w
+
+
+def _hmm_workload(name: str) -> HMMWorkload:
+    if name not in HMM_WORKLOADS:
+        raise ValueError(
+            f"Unknown HMM workload {name!r}; expected one of {list(HMM_WORKLOADS)}"
+        )
+    return HMM_WORKLOADS[name]

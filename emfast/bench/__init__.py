@@ -1,8 +1,9 @@
-"""Benchmarks of emfast against scikit-learn: the ``emfast bench`` command.
+"""Benchmarks of emfast against scikit-learn and hmmlearn: the ``emfast
+bench`` command.
 
-Everything here measures emfast and ``sklearn.mixture.GaussianMixture`` side
-by side, in the same run, on the standard workloads of
-:mod:`emfast.workloads`:
+Everything here measures emfast and ``sklearn.mixture.GaussianMixture`` (or
+``hmmlearn.hmm.GaussianHMM``) side by side, in the same run, on the standard
+workloads of :mod:`emfast.workloads`:
 
 * **One EM iteration** (E-step + M-step) from identical initial parameters:
   emfast's fused statistics pass plus its M-step (:func:`emfast.engine.em_step`
@@ -17,6 +18,15 @@ by side, in the same run, on the standard workloads of
   :func:`run_bayesian`): one variational iteration of both libraries from
   identical parameters (:func:`bayesian_start`), and the peak memory of a
   fit in a fresh process.
+* **GaussianHMM** (:func:`hmm_workload`, :func:`run_hmm`, ``emfast bench
+  --hmm``) on the HMM workloads H1-H3: one Baum–Welch iteration of both
+  libraries from identical parameters (:func:`hmm_start`), per
+  implementation ('scaling' against hmmlearn's 'scaling', 'log' against
+  its 'log'): emfast's :func:`emfast.engine.em_step` of the estimator's
+  model (:func:`emfast_hmm`, :func:`hmm_em_case`, :func:`time_em_step`)
+  against hmmlearn's ``fit(X, lengths)`` with ``n_iter=1``
+  (:func:`hmmlearn_hmm`, :func:`time_hmmlearn_step`); Viterbi decoding;
+  ``sample`` (H2's model); and the peak memory of a fit in a fresh process.
 * **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`), against
   this machine's float64 matrix-multiply rate (:func:`matmul_gflops`).
 * **Peak memory** of a fit in a fresh process (:func:`fit_peak_rss`).
@@ -49,7 +59,8 @@ by side, in the same run, on the standard workloads of
 The functions return plain dicts (what ``emfast bench --json`` saves);
 :func:`format_results` and :func:`format_startup` turn them into the tables
 the command prints; :func:`format_bayesian` those of
-``BayesianGaussianMixture``, :func:`format_end_to_end` that of the end-to-end fits,
+``BayesianGaussianMixture``, :func:`format_hmm` those of ``GaussianHMM``,
+:func:`format_end_to_end` that of the end-to-end fits,
 :func:`format_missing_cost` that of the missing values,
 :func:`format_impute_rmse` that of the imputation accuracy, and
 :func:`format_memmap_rss` and :func:`format_dask_overhead` those of the scale
@@ -57,11 +68,11 @@ benchmarks.
 
 Everything public is imported from here. The code lives in private modules,
 one a benchmark: ``_iteration`` (one iteration, GFLOP/s, peak memory),
-``_bayesian``, ``_end_to_end``, ``_missing``, ``_imputation``, ``_scale`` (memory-mapped
-file and Dask) and ``_startup``; on top of ``_common`` (machine, data,
-initial parameters, the iteration timers, fresh processes, the record a
-``run_*`` returns) and ``_format`` (the machine line, Markdown tables and
-cells of the reports).
+``_bayesian``, ``_hmm``, ``_end_to_end``, ``_missing``, ``_imputation``,
+``_scale`` (memory-mapped file and Dask) and ``_startup``; on top of
+``_common`` (machine, data, initial parameters, the iteration timers, fresh
+processes, the record a ``run_*`` returns) and ``_format`` (the machine
+line, Markdown tables and cells of the reports).
 """
 
 from __future__ import annotations
@@ -97,6 +108,29 @@ from ._end_to_end import (
     end_to_end,
     format_end_to_end,
     run_end_to_end,
+)
+from ._hmm import (
+    HMM_FIT_N_ITER,
+    HMM_IMPLEMENTATIONS,
+    HMM_QUICK_DIVISOR,
+    HMM_QUICK_SAMPLE_N,
+    HMM_SAMPLE_GOAL,
+    HMM_SAMPLE_N,
+    HMM_SAMPLE_WORKLOADS,
+    HMM_SPEEDUP_GOALS,
+    HMM_VITERBI_GOAL,
+    HMM_WARM_UP_STEPS,
+    emfast_hmm,
+    format_hmm,
+    hmm_benchmark_data,
+    hmm_em_case,
+    hmm_params_rel_diff,
+    hmm_quick_n_samples,
+    hmm_start,
+    hmm_workload,
+    hmmlearn_hmm,
+    run_hmm,
+    time_hmmlearn_step,
 )
 from ._imputation import (
     IMPUTE_DATASETS,
@@ -172,6 +206,16 @@ __all__ = [
     "DASK_SCHEDULERS",
     "E2E_LOGLIK_RTOL",
     "E2E_WARMUP_POINTS_PER_COMPONENT",
+    "HMM_FIT_N_ITER",
+    "HMM_IMPLEMENTATIONS",
+    "HMM_QUICK_DIVISOR",
+    "HMM_QUICK_SAMPLE_N",
+    "HMM_SAMPLE_GOAL",
+    "HMM_SAMPLE_N",
+    "HMM_SAMPLE_WORKLOADS",
+    "HMM_SPEEDUP_GOALS",
+    "HMM_VITERBI_GOAL",
+    "HMM_WARM_UP_STEPS",
     "IMPUTE_DATASETS",
     "IMPUTE_FRACTION",
     "IMPUTE_ITERATIVE_MAX_ITER",
@@ -200,6 +244,7 @@ __all__ = [
     "dask_chunk_rows",
     "dask_overhead",
     "emfast_dask_iteration",
+    "emfast_hmm",
     "emfast_iteration",
     "emfast_missing_iteration",
     "end_to_end",
@@ -208,11 +253,19 @@ __all__ = [
     "format_bayesian",
     "format_dask_overhead",
     "format_end_to_end",
+    "format_hmm",
     "format_impute_rmse",
     "format_memmap_rss",
     "format_missing_cost",
     "format_results",
     "format_startup",
+    "hmm_benchmark_data",
+    "hmm_em_case",
+    "hmm_params_rel_diff",
+    "hmm_quick_n_samples",
+    "hmm_start",
+    "hmm_workload",
+    "hmmlearn_hmm",
     "import_overhead",
     "impute_data",
     "impute_rmse",
@@ -230,6 +283,7 @@ __all__ = [
     "run_bayesian",
     "run_dask_overhead",
     "run_end_to_end",
+    "run_hmm",
     "run_impute_rmse",
     "run_memmap_rss",
     "run_missing_cost",
@@ -239,6 +293,7 @@ __all__ = [
     "sklearn_iteration",
     "startup",
     "time_em_step",
+    "time_hmmlearn_step",
     "time_sklearn_step",
     "two_clusters",
     "with_missing",

@@ -164,10 +164,15 @@ def sklearn_estimator(parameters, covariance_type: str, reg_covar: float = REG_C
 # ---------------------------------------------------------------------------
 # Peak memory of a fit in a fresh process
 
-# The estimators fit_peak_rss fits (both libraries have each).
-PEAK_RSS_ESTIMATORS = ("GaussianMixture", "BayesianGaussianMixture")
+# The estimators fit_peak_rss fits, and the libraries that have each.
+PEAK_RSS_ESTIMATORS = {
+    "GaussianMixture": ("emfast", "sklearn"),
+    "BayesianGaussianMixture": ("emfast", "sklearn"),
+    "GaussianHMM": ("emfast", "hmmlearn"),
+}
 
-# argv: data.npy library estimator n_components covariance_type max_iter
+# argv: data.npy lengths.npy-or-"-" library estimator n_components
+# covariance_type max_iter
 _PEAK_RSS_SCRIPT = (
     PROC_STATUS_FUNCTION
     + r"""
@@ -175,22 +180,28 @@ import importlib, json, sys, warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-path, library, estimator, n_components, covariance_type, max_iter = sys.argv[1:7]
+path, lengths_path, library, estimator, n_components, covariance_type, max_iter = (
+    sys.argv[1:8])
 n_components, max_iter = int(n_components), int(max_iter)
-module = importlib.import_module("emfast" if library == "emfast" else "sklearn.mixture")
-Estimator = getattr(module, estimator)
+modules = {"emfast": "emfast", "sklearn": "sklearn.mixture", "hmmlearn": "hmmlearn.hmm"}
+Estimator = getattr(importlib.import_module(modules[library]), estimator)
+hmm = estimator == "GaussianHMM"
+lengths = None if lengths_path == "-" else np.load(lengths_path)
 
 def make(max_iter):
     return Estimator(n_components=n_components, covariance_type=covariance_type,
-                     max_iter=max_iter, random_state=0)
+                     random_state=0, **{"n_iter" if hmm else "max_iter": max_iter})
 
-# Compile (emfast) or import lazily loaded modules (both) on a small slice.
+def fit(model, X, lengths=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X) if lengths is None else model.fit(X, lengths)
+
+# Compile (emfast) or import lazily loaded modules (all) on a small slice.
 header = np.load(path, mmap_mode="r")
 warm = np.array(header[: 50 * n_components])
 del header
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    make(2).fit(warm)
+fit(make(2), warm)
 del warm
 baseline = status("VmRSS")
 try:
@@ -201,13 +212,18 @@ except OSError:
     reset = False
 X = np.load(path)
 after_load = status("VmRSS")
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    gm = make(max_iter).fit(X)
+model = fit(make(max_iter), X, lengths)
+if hmm:
+    monitor = model.monitor_
+    n_iter, converged = monitor.iter, monitor.converged
+    lower_bound = monitor.history[-1]
+else:
+    n_iter, converged = model.n_iter_, model.converged_
+    lower_bound = model.lower_bound_
 print(json.dumps({
     "baseline": baseline, "after_load": after_load, "peak": status("VmHWM"),
-    "peak_reset": reset, "data_bytes": X.nbytes, "n_iter": gm.n_iter_,
-    "converged": bool(gm.converged_), "lower_bound": float(gm.lower_bound_),
+    "peak_reset": reset, "data_bytes": X.nbytes, "n_iter": int(n_iter),
+    "converged": bool(converged), "lower_bound": float(lower_bound),
 }))
 """
 )
@@ -220,32 +236,38 @@ def fit_peak_rss(
     library: str = "emfast",
     max_iter=100,
     estimator: str = "GaussianMixture",
+    lengths=None,
 ) -> dict:
-    """Peak memory of a ``GaussianMixture`` (or ``BayesianGaussianMixture``)
-    fit in a fresh process.
+    """Peak memory of a fit in a fresh process: ``GaussianMixture``,
+    ``BayesianGaussianMixture`` or ``GaussianHMM``.
 
-    The data go to a temporary ``.npy`` file; a fresh Python process imports
-    the library, fits a small slice (compilation, lazy imports), records its
-    RSS (the baseline), resets the peak RSS (``/proc/self/clear_refs``),
-    ``np.load``-s the data and fits ``estimator(n_components=n_components,
-    covariance_type=..., max_iter=max_iter, random_state=0)`` with the default
-    k-means initialization. Linux only (``/proc/self/status``).
+    The data (and ``lengths``) go to temporary ``.npy`` files; a fresh Python
+    process imports the library, fits a small slice (compilation, lazy
+    imports), records its RSS (the baseline), resets the peak RSS
+    (``/proc/self/clear_refs``), ``np.load``-s the data and fits
+    ``estimator(n_components=n_components, covariance_type=...,
+    max_iter=max_iter, random_state=0)`` with its default start (k-means;
+    for ``GaussianHMM``, ``n_iter=max_iter`` and ``fit(X, lengths)``).
+    Linux only (``/proc/self/status``).
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         The data.
     n_components : int
-        Number of components.
+        Number of components (states).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
         The covariance type.
-    library : {'emfast', 'sklearn'}, default='emfast'
-        Whose ``GaussianMixture`` to fit.
+    library : {'emfast', 'sklearn', 'hmmlearn'}, default='emfast'
+        Whose estimator to fit: ``emfast``'s, ``sklearn.mixture``'s (the
+        mixtures) or ``hmmlearn.hmm``'s (``GaussianHMM``).
     max_iter : int, default=100
         EM iterations at most.
-    estimator : {'GaussianMixture', 'BayesianGaussianMixture'}, \
-default='GaussianMixture'
-        The estimator class (of ``emfast`` or ``sklearn.mixture``).
+    estimator : {'GaussianMixture', 'BayesianGaussianMixture', \
+'GaussianHMM'}, default='GaussianMixture'
+        The estimator class (:data:`PEAK_RSS_ESTIMATORS`).
+    lengths : array-like of int, optional
+        ``GaussianHMM`` only: the sequences' lengths (None: one sequence).
 
     Returns
     -------
@@ -254,7 +276,8 @@ default='GaussianMixture'
         ``limit`` (data + 10 % + 64 MiB), ``within`` (bool), and the raw
         ``baseline``, ``after_load``, ``peak`` (VmHWM), ``peak_reset``
         (whether VmHWM could be reset: if not, ``peak`` may include the
-        warm-up), ``data_bytes``, ``n_iter``, ``converged``, ``lower_bound``.
+        warm-up), ``data_bytes``, ``n_iter``, ``converged``, ``lower_bound``
+        (for ``GaussianHMM``: the last log-likelihood of ``monitor_``).
 
     Examples
     --------
@@ -266,14 +289,27 @@ default='GaussianMixture'
     """
     if estimator not in PEAK_RSS_ESTIMATORS:
         raise ValueError(
-            f"Unknown estimator {estimator!r}; expected one of {PEAK_RSS_ESTIMATORS}"
+            f"Unknown estimator {estimator!r}; expected one of "
+            f"{list(PEAK_RSS_ESTIMATORS)}"
         )
+    if library not in PEAK_RSS_ESTIMATORS[estimator]:
+        raise ValueError(
+            f"Unknown library {library!r} for {estimator}; expected one of "
+            f"{list(PEAK_RSS_ESTIMATORS[estimator])}"
+        )
+    if lengths is not None and estimator != "GaussianHMM":
+        raise ValueError("lengths goes with estimator='GaussianHMM'")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data.npy")
         np.save(path, X)
+        lengths_path = "-"
+        if lengths is not None:
+            lengths_path = os.path.join(tmp, "lengths.npy")
+            np.save(lengths_path, np.asarray(lengths, dtype=np.int64))
         out = run_python(
             _PEAK_RSS_SCRIPT,
             path,
+            lengths_path,
             library,
             estimator,
             str(n_components),
@@ -509,11 +545,12 @@ def format_results(results: dict) -> str:
     return paragraphs(*blocks, [wall_time(results["seconds"])])
 
 
-def memory_table(results) -> list[str]:
-    """The peak-memory table of the results with an ``emfast_memory``."""
+def memory_table(results, other: str = "sklearn") -> list[str]:
+    """The peak-memory table of the results with an ``emfast_memory``,
+    against the ``f"{other}_memory"`` of the other library."""
     rows = []
     for r in results:
-        e, k = r["emfast_memory"], r["sklearn_memory"]
+        e, k = r["emfast_memory"], r[f"{other}_memory"]
         rows.append(
             [
                 r["workload"],
@@ -531,7 +568,7 @@ def memory_table(results) -> list[str]:
         "emfast fit (MiB)",
         "limit: data + 10 % + 64 MiB",
         "emfast iterations",
-        "sklearn fit (MiB)",
-        "sklearn / data",
+        f"{other} fit (MiB)",
+        f"{other} / data",
     ]
     return table(columns, "lrrlrrr", rows)
