@@ -26,6 +26,7 @@ from . import _covariance, _dask
 from ._em import fit_em
 from ._init import INIT_PARAMS
 from ._jit import raise_interrupt
+from ._persist import PersistentModel, Saved, precisions_match, probabilities
 from ._sources import Components, source_for
 from ._validation import (
     as_kernel_input,
@@ -33,8 +34,16 @@ from ._validation import (
     check_sample_weight,
 )
 
+# The shape of covariances_ and of its precisions, by covariance type.
+_COVARIANCE_SHAPES = {
+    "full": ("n_components", "n_features_in_", "n_features_in_"),
+    "tied": ("n_features_in_", "n_features_in_"),
+    "diag": ("n_components", "n_features_in_"),
+    "spherical": ("n_components",),
+}
 
-class BaseMixture(DensityMixin, BaseEstimator):
+
+class BaseMixture(PersistentModel, DensityMixin, BaseEstimator):
     """Shared fit, prediction and I/O of emfast's mixtures (not public)."""
 
     # The constructor parameters every mixture has, as scikit-learn checks
@@ -55,22 +64,27 @@ class BaseMixture(DensityMixin, BaseEstimator):
         "nan_policy": [StrOptions({"raise", "omit", "marginalize"})],
     }
 
-    # Saving (``_persist``): constructor parameters that may be arrays, and
-    # fitted attributes beyond weights_, means_, covariances_,
-    # precisions_cholesky_ and precisions_ (saved as float64 arrays).
-    _array_params: tuple = ()
     # What ``lower_bound_`` is, in words (plots and messages).
     _lower_bound_name = "lower bound"
-    _saved_extras: tuple = ()
-
-    @classmethod
-    def _check_loaded_params(cls, params, n_features):
-        """Check a loaded file's array parameters as ``fit`` would
-        (ValueError)."""
-
-    def _restore_extras(self, extras):
-        """Set the ``_saved_extras`` attributes from a loaded file's arrays
-        (checked finite); ValueError when they do not fit the model."""
+    # A model file (``_persist``): the fitted attributes and their checks; a
+    # subclass adds its constructor parameters that may be arrays
+    # (``_array_params``) and its own attributes (``_saved_extras``).
+    _saved_fields: ClassVar[tuple] = (
+        Saved("n_features_in_", "int", minimum=1),
+        Saved("weights_", "params", ("n_components",), checks=(probabilities(),)),
+        Saved("means_", "params", ("n_components", "n_features_in_")),
+        *(
+            Saved(name, "params", _COVARIANCE_SHAPES)
+            for name in ("covariances_", "precisions_cholesky_", "precisions_")
+        ),
+        Saved("converged_", "bool"),
+        Saved("n_iter_", "int", minimum=0),
+        Saved("lower_bound_", "bound"),
+        Saved("lower_bounds_", "bounds"),
+        Saved("n_samples_omitted_", "int", minimum=0, optional=True),
+        Saved("feature_names_in_", "names", ("n_features_in_",), optional=True),
+    )
+    _saved_checks: ClassVar[tuple] = (precisions_match,)
 
     # ------------------------------------------------------------ hooks
 
@@ -474,59 +488,6 @@ class BaseMixture(DensityMixin, BaseEstimator):
             np.asarray(self.precisions_cholesky_, dtype=np.float64),
             self.covariance_type,
         )
-
-    def save(self, path):
-        """Save the fitted model to one ``.npz`` file, without pickle.
-
-        The file holds plain arrays and the constructor parameters as JSON;
-        :func:`emfast.load` reads it back with ``allow_pickle=False`` and
-        validates it. See :func:`emfast.load` for what is checked.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Where to write. ``'.npz'`` is appended to a path that does not
-            end with it (as :func:`numpy.savez` does); :func:`emfast.load`
-            given the same path finds the file.
-
-        Returns
-        -------
-        path : pathlib.Path
-            The file written.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the model is not fitted.
-        ValueError
-            If ``random_state`` is a ``RandomState`` or ``Generator`` (only
-            None or an int can be saved without pickle: use
-            ``set_params(random_state=...)`` first), or another parameter is
-            not None, bool, int, float, str or a numeric array.
-
-        See Also
-        --------
-        emfast.load : Read the file back.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> import numpy as np
-        >>> import emfast
-        >>> X = np.random.default_rng(0).normal(size=(200, 2))
-        >>> gm = emfast.GaussianMixture(2, random_state=0).fit(X)
-        >>> with tempfile.TemporaryDirectory() as tmp:
-        ...     written = gm.save(Path(tmp) / "model")
-        ...     loaded = emfast.load(Path(tmp) / "model")
-        >>> written.name
-        'model.npz'
-        >>> bool(np.array_equal(loaded.predict(X), gm.predict(X)))
-        True
-        """
-        from ._persist import save_model
-
-        return save_model(self, path)
 
     def sample(self, n_samples=1):
         """Generate random samples from the fitted mixture.

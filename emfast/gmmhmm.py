@@ -29,9 +29,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from . import _kernels
 from ._covariance import compute_precision_cholesky
 from ._kmeans import MemoryRows, kmeans
+from ._persist import Saved, positive_definite, register
 from ._sources import Components, GaussianStats
 from ._validation import as_kernel_input
-from .hmm import COVARIANCE_TYPES, DECODER_ALGORITHMS, BaseHMM, BaseHMMModel
+from .hmm import COVARIANCE_TYPES, DECODER_ALGORITHMS, SUMS_TO_1, BaseHMM, BaseHMMModel
 
 # hmmlearn's defaults of covars_prior and covars_weight (given None), as
 # functions of (n_mix, n_features): they make each covariance update the
@@ -519,6 +520,7 @@ def _check_covars(covars, ct, K, nm, n_features) -> None:
                 raise ValueError(f"Covariance of {where} is not positive definite")
 
 
+@register("emfast.GMMHMM")
 class GMMHMM(BaseHMM):
     """Hidden Markov model whose states emit Gaussian mixtures, a drop-in for
     ``hmmlearn.hmm.GMMHMM``.
@@ -648,6 +650,31 @@ class GMMHMM(BaseHMM):
         "implementation": [StrOptions({"log", "scaling"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
     }
+    _array_params = (
+        "startprob_prior",
+        "transmat_prior",
+        "weights_prior",
+        "means_prior",
+        "means_weight",
+        "covars_prior",
+        "covars_weight",
+    )
+    _saved_fields = (
+        *BaseHMM._saved_fields,
+        Saved("weights_", "params", ("n_components", "n_mix"), checks=(SUMS_TO_1,)),
+        Saved("means_", "params", ("n_components", "n_mix", "n_features")),
+        Saved(
+            "covars_",
+            "params",
+            {
+                "spherical": ("n_components", "n_mix"),
+                "diag": ("n_components", "n_mix", "n_features"),
+                "full": ("n_components", "n_mix", "n_features", "n_features"),
+                "tied": ("n_components", "n_features", "n_features"),
+            },
+            checks=(positive_definite,),
+        ),
+    )
 
     def __init__(
         self,

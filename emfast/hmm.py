@@ -29,6 +29,7 @@ from . import _hmm_kernels
 from ._covariance import compute_precision_cholesky, full_covariances
 from ._em import EMModel, current_observer, fit_em, observe_iterations
 from ._kmeans import kmeans
+from ._persist import PersistentModel, Saved, positive_definite, probabilities, register
 from ._sources import Components, GaussianStats, source_for
 from ._validation import as_kernel_input, check_observed_columns, check_sample_weight
 
@@ -421,16 +422,53 @@ class ConvergenceMonitor:
         )
 
 
-class BaseHMM(BaseEstimator):
+# Probabilities that sum to 1 as hmmlearn checks them (np.allclose(sums, 1)).
+SUMS_TO_1 = probabilities(tol=1e-5 + 1e-8)
+
+
+def _restore_monitor(model, history):
+    model.monitor_ = ConvergenceMonitor(model.tol, model.n_iter, model.verbose)
+    model.monitor_.history.extend(history)
+
+
+class BaseHMM(PersistentModel, BaseEstimator):
     """What every hidden Markov model of emfast shares (not public): fit by
     Baum–Welch on the engine, inference (score, posteriors, decoding),
-    sampling, information criteria, hmmlearn's checks of the transitions.
+    sampling, information criteria, hmmlearn's checks of the transitions,
+    saving (``save``).
 
     A subclass gives ``_hmm_model(starts)`` (its ``BaseHMMModel``),
     ``_current_params()``, ``_store(params)``, ``_check()``,
     ``_check_given(X)``, ``_emit(states, random_state)`` and
-    ``_n_emission_parameters()``.
+    ``_n_emission_parameters()``, and adds its emission arrays to
+    ``_saved_fields``.
     """
+
+    # A model file (``_persist``): these besides the constructor parameters.
+    _model_kind = "hidden Markov model"
+    _saved_fields: ClassVar[tuple] = (
+        Saved("n_features", "int", minimum=1),
+        Saved("startprob_", "params", ("n_components",), checks=(SUMS_TO_1,)),
+        Saved(
+            "transmat_",
+            "params",
+            ("n_components", "n_components"),
+            checks=(SUMS_TO_1,),
+        ),
+        Saved(
+            "monitor_history",
+            "bounds",
+            get=lambda model: model.monitor_.history,
+            put=_restore_monitor,
+        ),
+        Saved(
+            "monitor_iter",
+            "int",
+            minimum=0,
+            get=lambda model: model.monitor_.iter,
+            put=lambda model, n_iter: setattr(model.monitor_, "iter", n_iter),
+        ),
+    )
 
     @property
     def _marginalize(self):
@@ -900,6 +938,7 @@ class BaseHMM(BaseEstimator):
         return eigvec / eigvec.sum()
 
 
+@register("emfast.GaussianHMM")
 class GaussianHMM(BaseHMM):
     """Hidden Markov model with Gaussian emissions, a drop-in for
     ``hmmlearn.hmm.GaussianHMM``.
@@ -1001,6 +1040,33 @@ class GaussianHMM(BaseHMM):
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "nan_policy": [StrOptions({"raise", "marginalize"})],
     }
+    _array_params = (
+        "startprob_prior",
+        "transmat_prior",
+        "means_prior",
+        "means_weight",
+        "covars_prior",
+        "covars_weight",
+    )
+    # covars_ as set (per type), not the (K, D, D) the getter gives.
+    _saved_fields = (
+        *BaseHMM._saved_fields,
+        Saved("means_", "params", ("n_components", "n_features")),
+        Saved(
+            "covars_",
+            "params",
+            {
+                "spherical": ("n_components",),
+                "diag": ("n_components", "n_features"),
+                "full": ("n_components", "n_features", "n_features"),
+                "tied": ("n_features", "n_features"),
+            },
+            checks=(positive_definite,),
+            get=lambda model: _emission_covariances(
+                model._covars_, model.covariance_type, model.n_components
+            ),
+        ),
+    )
 
     def __init__(
         self,

@@ -353,8 +353,9 @@ default='kmeans'
     _lower_bound_name = "mean log-likelihood"
 
     @classmethod
-    def _check_loaded_params(cls, params, n_features):
+    def _check_loaded_params(cls, params, values):
         n_components = params["n_components"]
+        n_features = values["n_features_in_"]
         checks = {
             "weights_init": lambda a: check_weights(a, n_components),
             "means_init": lambda a: check_means(a, n_components, n_features),
