@@ -35,6 +35,8 @@ from ._jit import jit
 
 TASK_STEPS = 2048
 _MIN_TASKS = 64
+# Rows per task of ``emission_probabilities``.
+_EMISSION_ROWS = 4096
 _ACC_MAX_INTS = 1 << 22
 
 # The exact accumulator: bin b holds bits 32 b .. 32 b + 31 of the sum,
@@ -203,7 +205,7 @@ def _longest(starts, first, last):
 
 
 @jit()
-def _log_params(startprob, transmat):
+def log_params(startprob, transmat):
     """log(startprob), log(transmat) and its transpose (C-contiguous), with
     log(0) = -inf."""
     log_startprob = np.log(startprob)
@@ -212,101 +214,129 @@ def _log_params(startprob, transmat):
 
 
 # --------------------------------------------------------------------------
+# Emission probabilities for the scaled recursions
+
+
+@jit(parallel=True)
+def emission_probabilities(log_b, probs, tops):
+    """Per step t: tops[t] = max_k log_b[t, k] and probs[t, k] =
+    exp(log_b[t, k] - tops[t]), the emission probabilities relative to the
+    step's best state (so that far outliers cannot underflow); a step whose
+    maximum is not finite gets probs 0 (the scaled recursions then give up
+    on its sequence). Rows are independent: parallel over fixed blocks of
+    rows."""
+    n_rows, n_states = log_b.shape
+    n_blocks = (n_rows + _EMISSION_ROWS - 1) // _EMISSION_ROWS
+    for block in prange(n_blocks):
+        for t in range(
+            block * _EMISSION_ROWS, min(n_rows, (block + 1) * _EMISSION_ROWS)
+        ):
+            top = log_b[t, 0]
+            for k in range(1, n_states):
+                top = max(top, log_b[t, k])
+            tops[t] = top
+            if math.isfinite(top):
+                for k in range(n_states):
+                    probs[t, k] = math.exp(log_b[t, k] - top)
+            else:
+                for k in range(n_states):
+                    probs[t, k] = 0.0
+
+
+# --------------------------------------------------------------------------
 # One sequence, scaled: probabilities relative to each step's best state
+#
+# The passes below run over rows lo:hi of one sequence: the whole sequence,
+# or one block of a sequence too long to hold its emissions at once (see
+# hmm.py), in which case they are called block after block, forward in time
+# and then backward, and carry their state in the arrays they are given.
+# ``alpha``/``gamma`` and ``scale`` are indexed by row; the emissions
+# (``probs``, ``tops``, ``log_b``) by row - ``off``. ``first``: row lo is
+# the sequence's first step; ``last``: row hi - 1 is its last.
 
 
 @jit()
-def _forward_scaled(log_b, lo, hi, startprob, transmat, alpha, scale, emis):
-    """The scaled forward pass over rows lo:hi: alpha[lo + t] = p(z_t | x_0..t)
-    (normalised forward variables), emis[t] = exp(log_b[lo + t] - max_k
-    log_b[lo + t, k]) and scale[t] (the normaliser c_t); emis and scale with
-    one row only keep just the last step. Returns (log-likelihood, ok): the
-    log-likelihood is sum_t (max_k log_b[lo + t, k] + log c_t); ok is False
-    when a step's maximum is not finite or c_t < _MIN_SCALE (the caller then
-    runs the sequence in log space)."""
+def forward_scaled(
+    probs, tops, off, lo, hi, first, startprob, transmat, alpha, scale, pred, ll
+):
+    """The scaled forward pass: alpha[t] = p(z_t | x_0..t) (normalised
+    forward variables) and scale[t] (the normaliser c_t). ``ll`` is the
+    log-likelihood of the steps before lo; returns (log-likelihood through
+    step hi - 1, ok): it adds tops[t] + log c_t per step. ok is False when a
+    step's maximum is not finite or c_t < _MIN_SCALE (the caller then runs
+    the sequence in log space). pred (K,) is scratch."""
     n_states = transmat.shape[0]
-    keep = emis.shape[0] > 1
-    log_likelihood = 0.0
-    for t in range(hi - lo):
-        row = log_b[lo + t]
-        e = emis[t if keep else 0]
-        top = row[0]
-        for k in range(1, n_states):
-            top = max(top, row[k])
+    for t in range(lo, hi):
+        top = tops[t - off]
         if not math.isfinite(top):
-            return log_likelihood, False
-        for k in range(n_states):
-            e[k] = math.exp(row[k] - top)
-        a = alpha[lo + t]
-        if t == 0:
+            return ll, False
+        if t == lo and first:
             for k in range(n_states):
-                a[k] = startprob[k] * e[k]
+                pred[k] = startprob[k]
         else:
-            prev = alpha[lo + t - 1]
             for j in range(n_states):
-                a[j] = 0.0
+                pred[j] = 0.0
             for i in range(n_states):
-                p = prev[i]
+                p = alpha[t - 1, i]
                 for j in range(n_states):
-                    a[j] += p * transmat[i, j]
-            for j in range(n_states):
-                a[j] *= e[j]
+                    pred[j] += p * transmat[i, j]
         c = 0.0
         for k in range(n_states):
-            c += a[k]
+            v = pred[k] * probs[t - off, k]
+            pred[k] = v
+            c += v
         if not c >= _MIN_SCALE:
-            return log_likelihood, False
+            return ll, False
         inv = 1.0 / c
         for k in range(n_states):
-            a[k] *= inv
-        scale[t if keep else 0] = c
-        log_likelihood += top + math.log(c)
-    return log_likelihood, True
+            alpha[t, k] = pred[k] * inv
+        scale[t] = c
+        ll += top + math.log(c)
+    return ll, True
 
 
 @jit()
-def _backward_scaled(lo, hi, transmat, gamma, scale, emis, beta, weight, xi):
-    """The scaled backward pass after ``_forward_scaled`` (which left alpha
-    in gamma[lo:hi], emis and scale): gamma[lo:hi] becomes the posteriors
-    p(z_t | all x), normalised per step, and xi (K, K) the sequence's
-    expected transition counts sum_t p(z_t = i, z_t+1 = j | all x). Returns
-    False when a backward weight exceeds _MAX_WEIGHT."""
+def backward_scaled(
+    probs, off, lo, hi, first, last, transmat, gamma, scale, w, beta, xi
+):
+    """The scaled backward pass over rows hi - 1 down to lo after
+    ``forward_scaled`` (which left alpha in gamma): gamma becomes the
+    posteriors p(z_t | all x), normalised per step, and xi (K, K) gathers
+    sum_t alpha_t(i) w_t+1(j) (the caller multiplies by A_ij at the end of
+    the sequence). w (K,) carries w_t+1(j) = p(x_t+1 | z_t+1 = j)
+    beta_t+1(j) / c_t+1 (relative to the step's best state) from the row
+    after hi - 1, unless ``last``. Returns False when a w exceeds
+    _MAX_WEIGHT. beta (K,) is scratch."""
     n_states = transmat.shape[0]
-    for i in range(n_states):
-        beta[i] = 1.0
-        for j in range(n_states):
-            xi[i, j] = 0.0
-    for t in range(hi - lo - 2, -1, -1):
-        # weight[j] = p(x_t+1 | z_t+1 = j) beta_t+1(j) / c_t+1, relative to the
-        # step's best state; beta_t(i) = sum_j A_ij weight[j] and
-        # xi_t(i, j) = alpha_t(i) A_ij weight[j] (A_ij applied at the end).
-        e = emis[t + 1]
-        inv = 1.0 / scale[t + 1]
+    for t in range(hi - 1, lo - 1, -1):
+        if t == hi - 1 and last:
+            for i in range(n_states):
+                beta[i] = 1.0
+        else:
+            total = 0.0
+            for i in range(n_states):
+                ai = gamma[t, i]
+                s = 0.0
+                for j in range(n_states):
+                    s += transmat[i, j] * w[j]
+                    xi[i, j] += ai * w[j]
+                beta[i] = s
+                g = ai * s
+                gamma[t, i] = g
+                total += g
+            inv_total = 1.0 / total
+            for i in range(n_states):
+                gamma[t, i] *= inv_total
+        if t == lo and first:
+            break
+        inv = 1.0 / scale[t]
         top = 0.0
         for j in range(n_states):
-            w = e[j] * beta[j] * inv
-            weight[j] = w
-            top = max(top, w)
+            v = probs[t - off, j] * beta[j] * inv
+            w[j] = v
+            top = max(top, v)
         if not top <= _MAX_WEIGHT:
             return False
-        a = gamma[lo + t]
-        total = 0.0
-        for i in range(n_states):
-            ai = a[i]
-            s = 0.0
-            for j in range(n_states):
-                s += transmat[i, j] * weight[j]
-                xi[i, j] += ai * weight[j]
-            beta[i] = s
-            g = ai * s
-            a[i] = g
-            total += g
-        inv_total = 1.0 / total
-        for i in range(n_states):
-            a[i] *= inv_total
-    for i in range(n_states):
-        for j in range(n_states):
-            xi[i, j] *= transmat[i, j]
     return True
 
 
@@ -315,7 +345,7 @@ def _backward_scaled(lo, hi, transmat, gamma, scale, emis, beta, weight, xi):
 
 
 @jit()
-def _logsumexp(v):
+def logsumexp(v):
     top = v[0]
     for k in range(1, v.shape[0]):
         top = max(top, v[k])
@@ -328,33 +358,29 @@ def _logsumexp(v):
 
 
 @jit()
-def _forward_log(log_b, lo, hi, log_startprob, log_transmat_t, fwd, buf):
-    """fwd[lo + t, j] = log p(x_0..t, z_t = j) over rows lo:hi (buf: (K,)
-    scratch). Returns the sequence's log-likelihood (-inf when it has
-    probability zero)."""
+def forward_log(log_b, off, lo, hi, first, log_startprob, log_transmat_t, fwd, buf):
+    """fwd[t, j] = log p(x_0..t, z_t = j) over rows lo:hi (buf: (K,)
+    scratch). The sequence's log-likelihood is logsumexp(fwd[last row])."""
     n_states = log_startprob.shape[0]
-    for t in range(hi - lo):
-        row = log_b[lo + t]
-        f = fwd[lo + t]
-        if t == 0:
+    for t in range(lo, hi):
+        if t == lo and first:
             for j in range(n_states):
-                f[j] = log_startprob[j] + row[j]
+                fwd[t, j] = log_startprob[j] + log_b[t - off, j]
             continue
-        prev = fwd[lo + t - 1]
         for j in range(n_states):
-            lt = log_transmat_t[j]
             for i in range(n_states):
-                buf[i] = prev[i] + lt[i]
-            f[j] = _logsumexp(buf) + row[j]
-    return _logsumexp(fwd[hi - 1])
+                buf[i] = fwd[t - 1, i] + log_transmat_t[j, i]
+            fwd[t, j] = logsumexp(buf) + log_b[t - off, j]
 
 
 @jit()
-def _backward_log(log_b, lo, hi, log_transmat, gamma, rows, terms, xi):
-    """The backward pass in log space after ``_forward_log`` (which left the
-    log forward variables f_t in gamma[lo:hi]): gamma[lo:hi] becomes the
-    posteriors and xi (K, K) the expected transition counts. rows (4, K) and
-    terms (K, K) are scratch.
+def backward_log(log_b, off, lo, hi, first, last, log_transmat, gamma, rows, terms, xi):
+    """The backward pass in log space over rows hi - 1 down to lo after
+    ``forward_log`` (which left the log forward variables f_t in gamma):
+    gamma becomes the posteriors and xi (K, K) gathers the expected
+    transition counts. rows (4, K) and terms (K, K) are scratch; rows[1]
+    carries u_t+1(j) = log p(x_t+1 | z_t+1 = j) + b_t+1(j) from the row
+    after hi - 1, unless ``last``.
 
     Each step is normalised by its own Z_t = logsumexp_i(f_t(i) + b_t(i))
     (the log-likelihood in exact arithmetic): the posteriors, as hmmlearn's,
@@ -364,45 +390,44 @@ def _backward_log(log_b, lo, hi, log_transmat, gamma, rows, terms, xi):
     1e-8 after 1e5 steps.)"""
     n_states = log_transmat.shape[0]
     bwd, u, v, tops = rows[0], rows[1], rows[2], rows[3]
-    for i in range(n_states):
-        bwd[i] = 0.0
-        for j in range(n_states):
-            xi[i, j] = 0.0
-    f = gamma[hi - 1]
-    z = _logsumexp(f)
-    for i in range(n_states):
-        f[i] = math.exp(f[i] - z)
-    for t in range(hi - lo - 2, -1, -1):
-        row = log_b[lo + t + 1]
-        for j in range(n_states):
-            u[j] = row[j] + bwd[j]
-        for i in range(n_states):
-            # b_t(i) = logsumexp_j(log A_ij + u_j); its terms, relative to
-            # their maximum, serve xi_t(i, j) too.
-            lt = log_transmat[i]
-            top = -np.inf
-            for j in range(n_states):
-                top = max(top, lt[j] + u[j])
-            tops[i] = top
-            if top == -np.inf:
-                bwd[i] = -np.inf
-                continue
-            s = 0.0
-            for j in range(n_states):
-                e = math.exp(lt[j] + u[j] - top)
-                terms[i, j] = e
-                s += e
-            bwd[i] = top + math.log(s)
-        f = gamma[lo + t]
-        for i in range(n_states):
-            v[i] = f[i] + bwd[i]
-        z = _logsumexp(v)
-        for i in range(n_states):
-            if tops[i] > -np.inf:
-                factor = math.exp(f[i] + tops[i] - z)
+    for t in range(hi - 1, lo - 1, -1):
+        if t == hi - 1 and last:
+            for i in range(n_states):
+                bwd[i] = 0.0
+                v[i] = gamma[t, i]
+            z = logsumexp(v)
+            for i in range(n_states):
+                gamma[t, i] = math.exp(v[i] - z)
+        else:
+            for i in range(n_states):
+                # b_t(i) = logsumexp_j(log A_ij + u_j); its terms, relative
+                # to their maximum, serve xi_t(i, j) too.
+                top = -np.inf
                 for j in range(n_states):
-                    xi[i, j] += terms[i, j] * factor
-            f[i] = math.exp(v[i] - z)
+                    top = max(top, log_transmat[i, j] + u[j])
+                tops[i] = top
+                if top == -np.inf:
+                    bwd[i] = -np.inf
+                    continue
+                s = 0.0
+                for j in range(n_states):
+                    e = math.exp(log_transmat[i, j] + u[j] - top)
+                    terms[i, j] = e
+                    s += e
+                bwd[i] = top + math.log(s)
+            for i in range(n_states):
+                v[i] = gamma[t, i] + bwd[i]
+            z = logsumexp(v)
+            for i in range(n_states):
+                if tops[i] > -np.inf:
+                    factor = math.exp(gamma[t, i] + tops[i] - z)
+                    for j in range(n_states):
+                        xi[i, j] += terms[i, j] * factor
+                gamma[t, i] = math.exp(v[i] - z)
+        if t == lo and first:
+            break
+        for j in range(n_states):
+            u[j] = log_b[t - off, j] + bwd[j]
 
 
 @jit()
@@ -416,53 +441,109 @@ def _fill_nan(a, lo, hi):
 # The kernels
 
 
+@jit()
+def accumulator(n_states):
+    """An exact accumulator for the sums of ``sequences_e_step``: bins
+    (1 + K + K * K, _ACC_BINS) int64 and special (1 + K + K * K,) float64,
+    slot 0 the log-likelihood, 1..K the start counts, then the transition
+    counts."""
+    n_slots = 1 + n_states + n_states * n_states
+    return np.zeros((n_slots, _ACC_BINS), dtype=np.int64), np.zeros(n_slots)
+
+
+@jit()
+def accumulate(bins, special, log_likelihood, start, xi, weight):
+    """Add one sequence's terms (its log-likelihood, posterior at the first
+    step (K,) and transition counts (K, K)), times ``weight``, to an
+    ``accumulator``; nothing for a weight of 0."""
+    if weight == 0.0:
+        return
+    n_states = start.shape[0]
+    _acc_add(bins, special, 0, weight * log_likelihood)
+    for k in range(n_states):
+        _acc_add(bins, special, 1 + k, weight * start[k])
+    for i in range(n_states):
+        for j in range(n_states):
+            _acc_add(bins, special, 1 + n_states + i * n_states + j, weight * xi[i, j])
+    for slot in range(bins.shape[0]):
+        _acc_carry(bins[slot])
+
+
+@jit()
+def accumulated(bins, special):
+    """(log_likelihood, start_counts (K,), transition_counts (K, K)) of an
+    ``accumulator``, each rounded once."""
+    n_slots = special.shape[0]
+    n_states = 0
+    while 1 + n_states + n_states * n_states < n_slots:
+        n_states += 1
+    totals = np.empty(n_slots)
+    row = np.empty(_ACC_BINS, dtype=np.int64)
+    for slot in range(n_slots):
+        row[:] = bins[slot]
+        totals[slot] = _acc_value(row, special[slot])
+    start = totals[1 : 1 + n_states].copy()
+    trans = totals[1 + n_states :].copy().reshape((n_states, n_states))
+    return totals[0], start, trans
+
+
 @jit(parallel=True)
-def forward_backward(log_b, starts, startprob, transmat, gamma, scaled, seq_weight):
-    """The Baum-Welch E-step over all sequences: forward-backward per
-    sequence, the posteriors written into ``gamma`` (N, K) in place.
+def sequences_e_step(
+    log_b,
+    probs,
+    tops,
+    starts,
+    startprob,
+    transmat,
+    gamma,
+    scale,
+    scaled,
+    seq_weight,
+    bins,
+    special,
+):
+    """The Baum-Welch E-step over whole sequences: forward-backward per
+    sequence, the posteriors written into ``gamma`` (N, K) in place, the
+    sums added to an ``accumulator`` (bins, special).
 
-    With ``scaled``, hmmlearn's 'scaling' recursions on the per-step
-    emission probabilities relative to the step's best state, exp(log_b[t] -
-    max_k log_b[t, k]) (so that far outliers cannot underflow); a sequence on
-    which they would lose precision (a step's normaliser below _MIN_SCALE,
-    which zeros in transmat can cause next to outliers, a backward weight
-    above _MAX_WEIGHT, or a step with no finite maximum) runs in log space
-    instead. Otherwise hmmlearn's 'log' recursions
-    (log-sum-exp over log(startprob), log(transmat)).
+    With ``scaled``, hmmlearn's 'scaling' recursions on the emission
+    probabilities relative to each step's best state (``probs`` and
+    ``tops`` from ``emission_probabilities``; ``scale`` (N,) is scratch); a
+    sequence on which they would lose precision (a step's normaliser below
+    _MIN_SCALE, which zeros in transmat can cause next to outliers, a
+    backward weight above _MAX_WEIGHT, or a step with no finite maximum)
+    runs in log space instead. Otherwise hmmlearn's 'log' recursions
+    (log-sum-exp over log(startprob), log(transmat)); ``probs``, ``tops``
+    and ``scale`` are then not used.
 
-    Returns ``(log_likelihood, log_likelihood_per_sequence, start_counts,
-    transition_counts)``: the sum over sequences of log p(x_s); (S,) the
-    per-sequence values (0 for an empty sequence); (K,) the sum over
-    sequences of the posteriors at their first step; (K, K) the sum over
-    sequences and steps of p(z_t = i, z_t+1 = j | x_s). With ``seq_weight``
-    of length S (else empty), each sequence's terms in the three sums are
-    multiplied by its weight (a sequence of weight 0 adds nothing, even when
-    its probability is 0). The sums are exact
-    (see the module docstring). A sequence of probability zero under the
-    model gets log-likelihood -inf and NaN posteriors, which make the counts
-    NaN (as hmmlearn's 'log' does).
+    Adds per sequence s, times its weight (``seq_weight`` of length S, else
+    empty: 1; a sequence of weight 0 adds nothing, even when its
+    probability is 0): log p(x_s), the posteriors at its first step and its
+    expected transition counts sum_t p(z_t = i, z_t+1 = j | x_s). Returns
+    (S,) the per-sequence log-likelihoods (0 for an empty sequence). A
+    sequence of probability zero under the model gets log-likelihood -inf
+    and NaN posteriors, which make the counts NaN (as hmmlearn's 'log'
+    does).
     """
     n_states = transmat.shape[0]
     n_sequences = starts.shape[0] - 1
-    log_startprob, log_transmat, log_transmat_t = _log_params(startprob, transmat)
-    n_slots = 1 + n_states + n_states * n_states
-    bounds = _sequence_tasks(starts, n_slots * _ACC_BINS)
-    n_tasks = bounds.shape[0] - 1
-    bins = np.zeros((n_tasks, n_slots, _ACC_BINS), dtype=np.int64)
-    special = np.zeros((n_tasks, n_slots))
+    log_startprob, log_transmat, log_transmat_t = log_params(startprob, transmat)
+    n_slots = bins.shape[0]
+    task_bounds = _sequence_tasks(starts, n_slots * _ACC_BINS)
+    n_tasks = task_bounds.shape[0] - 1
+    task_bins = np.zeros((n_tasks, n_slots, _ACC_BINS), dtype=np.int64)
+    task_special = np.zeros((n_tasks, n_slots))
     per_sequence = np.zeros(n_sequences)
     weighted = seq_weight.shape[0] == n_sequences
     for task in prange(n_tasks):
-        first = bounds[task]
-        last = bounds[task + 1]
-        longest = _longest(starts, first, last)
-        emis = np.empty((max(2, longest) if scaled else 2, n_states))
-        scale = np.empty(max(2, longest) if scaled else 2)
+        first = task_bounds[task]
+        last = task_bounds[task + 1]
         rows = np.empty((4, n_states))
+        pred = np.empty(n_states)
         xi = np.empty((n_states, n_states))
         terms = np.empty((n_states, n_states))
-        task_bins = bins[task]
-        task_special = special[task]
+        t_bins = task_bins[task]
+        t_special = task_special[task]
         for s in range(first, last):
             lo = starts[s]
             hi = starts[s + 1]
@@ -470,46 +551,124 @@ def forward_backward(log_b, starts, startprob, transmat, gamma, scaled, seq_weig
                 continue
             ll = 0.0
             ok = False
+            xi[:, :] = 0.0
             if scaled:
-                ll, ok = _forward_scaled(
-                    log_b, lo, hi, startprob, transmat, gamma, scale, emis
+                ll, ok = forward_scaled(
+                    probs,
+                    tops,
+                    0,
+                    lo,
+                    hi,
+                    True,
+                    startprob,
+                    transmat,
+                    gamma,
+                    scale,
+                    pred,
+                    0.0,
                 )
                 if ok:
-                    ok = _backward_scaled(
-                        lo, hi, transmat, gamma, scale, emis, rows[0], rows[1], xi
+                    ok = backward_scaled(
+                        probs,
+                        0,
+                        lo,
+                        hi,
+                        True,
+                        True,
+                        transmat,
+                        gamma,
+                        scale,
+                        rows[0],
+                        rows[1],
+                        xi,
                     )
+                if ok:
+                    for i in range(n_states):
+                        for j in range(n_states):
+                            xi[i, j] *= transmat[i, j]
+                else:
+                    xi[:, :] = 0.0
             if not ok:
-                ll = _forward_log(
-                    log_b, lo, hi, log_startprob, log_transmat_t, gamma, rows[0]
+                forward_log(
+                    log_b, 0, lo, hi, True, log_startprob, log_transmat_t, gamma, pred
                 )
+                ll = logsumexp(gamma[hi - 1])
                 if math.isfinite(ll):
-                    _backward_log(log_b, lo, hi, log_transmat, gamma, rows, terms, xi)
+                    backward_log(
+                        log_b,
+                        0,
+                        lo,
+                        hi,
+                        True,
+                        True,
+                        log_transmat,
+                        gamma,
+                        rows,
+                        terms,
+                        xi,
+                    )
                 else:
                     _fill_nan(gamma, lo, hi)
                     xi[:, :] = np.nan
             per_sequence[s] = ll
             w = seq_weight[s] if weighted else 1.0
             if w != 0.0:
-                _acc_add(task_bins, task_special, 0, w * ll)
+                _acc_add(t_bins, t_special, 0, w * ll)
                 for k in range(n_states):
-                    _acc_add(task_bins, task_special, 1 + k, w * gamma[lo, k])
+                    _acc_add(t_bins, t_special, 1 + k, w * gamma[lo, k])
                 for i in range(n_states):
                     for j in range(n_states):
                         _acc_add(
-                            task_bins,
-                            task_special,
+                            t_bins,
+                            t_special,
                             1 + n_states + i * n_states + j,
                             w * xi[i, j],
                         )
             if (s - first + 1) % _ACC_CARRY_EVERY == 0:
                 for slot in range(n_slots):
-                    _acc_carry(task_bins[slot])
+                    _acc_carry(t_bins[slot])
         for slot in range(n_slots):
-            _acc_carry(task_bins[slot])
-    totals = _acc_reduce(bins, special)
-    start_counts = totals[1 : 1 + n_states].copy()
-    transition_counts = totals[1 + n_states :].copy().reshape((n_states, n_states))
-    return totals[0], per_sequence, start_counts, transition_counts
+            _acc_carry(t_bins[slot])
+    for slot in range(n_slots):
+        for task in range(n_tasks):
+            special[slot] += task_special[task, slot]
+            for b in range(_ACC_BINS):
+                bins[slot, b] += task_bins[task, slot, b]
+        _acc_carry(bins[slot])
+    return per_sequence
+
+
+def forward_backward(log_b, starts, startprob, transmat, gamma, scaled, seq_weight):
+    """``sequences_e_step`` on its own (for tests and one-off use): the
+    posteriors into ``gamma`` in place; returns ``(log_likelihood,
+    log_likelihood_per_sequence, start_counts, transition_counts)``, the
+    sums rounded once."""
+    n_states = transmat.shape[0]
+    if scaled:
+        probs = np.empty_like(log_b)
+        tops = np.empty(log_b.shape[0])
+        emission_probabilities(log_b, probs, tops)
+        scale = np.empty(log_b.shape[0])
+    else:
+        probs = np.empty((0, n_states))
+        tops = scale = np.empty(0)
+    bins, special = accumulator(n_states)
+    per_sequence = sequences_e_step(
+        log_b,
+        probs,
+        tops,
+        starts,
+        startprob,
+        transmat,
+        gamma,
+        scale,
+        scaled,
+        seq_weight,
+        bins,
+        special,
+    )
+    log_likelihood, start, trans = accumulated(bins, special)
+    return log_likelihood, per_sequence, start, trans
 
 
 @jit()
@@ -562,7 +721,7 @@ def viterbi(log_b, starts, startprob, transmat, path):
     """
     n_states = transmat.shape[0]
     n_sequences = starts.shape[0] - 1
-    log_startprob, _, log_transmat_t = _log_params(startprob, transmat)
+    log_startprob, _, log_transmat_t = log_params(startprob, transmat)
     bounds = _sequence_tasks(starts, 0)
     n_tasks = bounds.shape[0] - 1
     per_sequence = np.zeros(n_sequences)
@@ -583,43 +742,60 @@ def viterbi(log_b, starts, startprob, transmat, path):
 
 
 @jit(parallel=True)
-def forward_filter(log_b, starts, startprob, transmat, alpha):
-    """The filtered posteriors p(z_t | x_0..t) of every step into ``alpha``
-    (N, K) in place (the scaled forward pass; a sequence it cannot keep
-    precise runs in log space, see ``forward_backward``).
-
-    Returns (S,) the per-sequence log-likelihoods (0 for an empty sequence;
-    -inf, with NaN filtered posteriors from the first impossible step on, for
-    a sequence of probability zero)."""
+def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
     n_states = transmat.shape[0]
     n_sequences = starts.shape[0] - 1
-    log_startprob, _, log_transmat_t = _log_params(startprob, transmat)
+    log_startprob, _, log_transmat_t = log_params(startprob, transmat)
     bounds = _sequence_tasks(starts, 0)
     n_tasks = bounds.shape[0] - 1
     per_sequence = np.zeros(n_sequences)
     for task in prange(n_tasks):
-        emis = np.empty((1, n_states))
-        scale = np.empty(1)
         work = np.empty(n_states)
         for s in range(bounds[task], bounds[task + 1]):
             lo = starts[s]
             hi = starts[s + 1]
             if hi == lo:
                 continue
-            ll, ok = _forward_scaled(
-                log_b, lo, hi, startprob, transmat, alpha, scale, emis
+            ll, ok = forward_scaled(
+                probs,
+                tops,
+                0,
+                lo,
+                hi,
+                True,
+                startprob,
+                transmat,
+                alpha,
+                scale,
+                work,
+                0.0,
             )
             if not ok:
-                ll = _forward_log(
-                    log_b, lo, hi, log_startprob, log_transmat_t, alpha, work
+                forward_log(
+                    log_b, 0, lo, hi, True, log_startprob, log_transmat_t, alpha, work
                 )
+                ll = logsumexp(alpha[hi - 1])
                 for t in range(lo, hi):
-                    row = alpha[t]
-                    norm = _logsumexp(row)
+                    norm = logsumexp(alpha[t])
                     for k in range(n_states):
-                        row[k] = math.exp(row[k] - norm)
+                        alpha[t, k] = math.exp(alpha[t, k] - norm)
             per_sequence[s] = ll
     return per_sequence
+
+
+def forward_filter(log_b, starts, startprob, transmat, alpha):
+    """The filtered posteriors p(z_t | x_0..t) of every step into ``alpha``
+    (N, K) in place (the scaled forward pass; a sequence it cannot keep
+    precise runs in log space, see ``sequences_e_step``).
+
+    Returns (S,) the per-sequence log-likelihoods (0 for an empty sequence;
+    -inf, with NaN filtered posteriors from the first impossible step on, for
+    a sequence of probability zero)."""
+    probs = np.empty_like(log_b)
+    tops = np.empty(log_b.shape[0])
+    emission_probabilities(log_b, probs, tops)
+    scale = np.empty(log_b.shape[0])
+    return _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale)
 
 
 @jit()

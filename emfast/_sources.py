@@ -137,6 +137,21 @@ class GaussianStats:
     tied_center: np.ndarray | None = None
     per_component: bool = False
 
+    def merged(self, other: GaussianStats) -> GaussianStats:
+        """The statistics of both passes' rows together (passes centred on
+        the same means, over different rows)."""
+        return GaussianStats(
+            self.log_likelihood + other.log_likelihood,
+            self.entropy + other.entropy,
+            self.total_weight + other.total_weight,
+            self.nk + other.nk,
+            self.sx + other.sx,
+            self.sxx + other.sxx,
+            self.centers,
+            self.tied_center,
+            self.per_component,
+        )
+
 
 def fused_pass(X, args, sample_weight=None, want_entropy=False):
     """The fused E-step kernel over X with ``Components.pass_args``'s
@@ -201,6 +216,24 @@ class ArraySource:
     def __init__(self, X, sample_weight=None):
         self.X = X
         self.sample_weight = sample_weight
+        self._row_sources = {}
+
+    def rows(self, lo: int, hi: int):
+        """The source of rows lo:hi (views of X and the weights; kept, so
+        that a source with missing values groups its rows once), or this
+        source for all its rows."""
+        if lo == 0 and hi == self.X.shape[0]:
+            return self
+        key = (lo, hi)
+        if key not in self._row_sources:
+            w = self.sample_weight
+            self._row_sources[key] = self._of_rows(
+                self.X[lo:hi], None if w is None else w[lo:hi]
+            )
+        return self._row_sources[key]
+
+    def _of_rows(self, X, sample_weight):
+        return ArraySource(X, sample_weight)
 
     @property
     def init_X(self):
@@ -236,13 +269,15 @@ class ArraySource:
     def scores(self, components: Components, what: str):
         return score_rows(self.X, components, what)
 
-    def log_densities(self, components: Components):
+    def log_densities(self, components: Components, out=None):
         """(n_samples, K) float64: log_offset[k] + log N(x_i | component k)
         for every row and component, not normalised over the components (a
         model with its own posteriors, such as a hidden Markov model, takes
-        these with a zero log_offset)."""
+        these with a zero log_offset); written into ``out`` (C-contiguous
+        (n_samples, K) float64) when given."""
         means, prec_tri, prec_diag, log_norm = components.kernel_args()
-        out = np.empty((self.X.shape[0], components.n_components))
+        if out is None:
+            out = np.empty((self.X.shape[0], components.n_components))
         _kernels.log_densities(self.X, means, prec_tri, prec_diag, log_norm, out)
         return out
 
@@ -339,6 +374,9 @@ class PatternSource(ArraySource):
         super().__init__(X, sample_weight)
         self.n_components = n_components
 
+    def _of_rows(self, X, sample_weight):
+        return PatternSource(X, sample_weight, self.n_components)
+
     @cached_property
     def layout(self):
         """Rows grouped by pattern, rows with nothing observed included (the
@@ -375,13 +413,18 @@ class PatternSource(ArraySource):
     def _chunk(self, rows):
         return source_for(rows, None, n_components=1, marginalize=True)
 
-    def log_densities(self, components: Components):
+    def log_densities(self, components: Components, out=None):
         """(n_samples, K) float64: log_offset[k] + log N(x_o | component k)
         of each row's observed coordinates x_o under the component's marginal
         Gaussian (missing at random), not normalised over the components; a
         row with nothing observed gets log_offset[k] (a step without an
-        observation, for a hidden Markov model)."""
-        return _missing.pattern_log_densities(self.layout, components)
+        observation, for a hidden Markov model). Copied into ``out`` when
+        given."""
+        result = _missing.pattern_log_densities(self.layout, components)
+        if out is None:
+            return result
+        out[...] = result
+        return out
 
     def stats_from_resp(
         self, resp, components: Components, per_component=True

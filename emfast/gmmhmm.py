@@ -208,7 +208,7 @@ class GMMHMMModel(BaseHMMModel):
     >>> params = model.initialize(ArraySource(X), np.random.RandomState(0))
     >>> params.weights.shape, params.means.shape, params.covars.shape
     ((2, 3), (2, 3, 2), (2, 3, 2))
-    >>> log_b, _ = model.log_emissions(ArraySource(X), params)
+    >>> log_b, _ = model.log_emissions(ArraySource(X), model.emission_context(params))
     >>> log_b.shape
     (50, 2)
     """
@@ -352,24 +352,30 @@ class GMMHMMModel(BaseHMMModel):
             ct,
         )
 
-    def log_emissions(self, source, params):
+    def emission_context(self, params) -> Components:
+        """What the emission passes of one E-step share: the components."""
+        return self.components(params)
+
+    def log_emissions(self, source, components, out=None):
         """(n_samples, K) emission log-densities (log-sum-exp of each
-        state's weighted component log-densities), and what
-        ``emission_stats`` needs: the (n_samples, K * n_mix) weighted
-        component log-densities, the emission log-densities and the
-        components."""
-        components = self.components(params)
+        state's weighted component log-densities; into ``out`` when given),
+        and what ``emission_stats`` needs besides: the (n_samples, K *
+        n_mix) weighted component log-densities and the emission
+        log-densities."""
         log_dens = source.log_densities(components)
         K, nm = self.n_components, self.n_mix
         with np.errstate(under="ignore"):
             log_b = logsumexp(log_dens.reshape(-1, K, nm), axis=2)
-        return log_b, (log_dens, log_b, components)
+        if out is not None:
+            out[...] = log_b
+            log_b = out
+        return log_b, (log_dens, log_b)
 
-    def emission_stats(self, source, params, gamma, context) -> GaussianStats:
+    def emission_stats(self, source, components, gamma, extra) -> GaussianStats:
         """The Gaussian statistics of the components' responsibilities
         (gamma[:, k] times the softmax over state k's columns), centred on
         the current means; 'tied' as per-component full scatter."""
-        log_dens, log_b, components = context
+        log_dens, log_b = extra
         K, nm = self.n_components, self.n_mix
         # In place: the log-densities become the responsibilities.
         resp = log_dens.reshape(-1, K, nm)

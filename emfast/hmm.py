@@ -25,7 +25,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _hmm_kernels
+from . import _hmm_estep, _hmm_kernels
 from ._covariance import compute_precision_cholesky, full_covariances
 from ._em import EMModel, current_observer, fit_em, observe_iterations
 from ._kmeans import kmeans
@@ -165,12 +165,16 @@ class BaseHMMModel(EMModel):
         same weights per row).
     """
 
+    # Rows x states of one batch of the E-step (see ``_hmm_estep``).
+    batch_elements = _hmm_estep.BATCH_ELEMENTS
+
     def __init__(self, n_components, starts, estimator, seq_weight=None):
         self.n_components = n_components
         self.starts = starts
         self.est = estimator
         self.scaled = estimator.implementation == "scaling"
         self.seq_weight = _NO_WEIGHTS if seq_weight is None else seq_weight
+        self._workspace = None
 
     def _given(self, code, name):
         """The estimator's ``name`` when it is not to be initialized."""
@@ -194,19 +198,12 @@ class BaseHMMModel(EMModel):
         )
 
     def e_step(self, source, params) -> HMMStats:
-        log_b, context = self.log_emissions(source, params)
-        gamma = np.empty_like(log_b)
-        log_likelihood, _, start, trans = _hmm_kernels.forward_backward(
-            log_b,
-            self.starts,
-            params.startprob,
-            params.transmat,
-            gamma,
-            self.scaled,
-            self.seq_weight,
+        if self._workspace is None:
+            self._workspace = _hmm_estep.Workspace()
+        log_likelihood, start, trans, emission = _hmm_estep.e_step(
+            self, source, params, self._workspace
         )
-        emission = self.emission_stats(source, params, gamma, context)
-        return HMMStats(float(log_likelihood), start, trans, emission)
+        return HMMStats(log_likelihood, start, trans, emission)
 
     def m_step(self, stats: HMMStats, params):
         est = self.est
@@ -294,13 +291,17 @@ class HMMModel(BaseHMMModel):
             self.covariance_type,
         )
 
-    def log_emissions(self, source, params):
-        """(n_samples, K) log-densities of every row under every state, and
-        the components (for ``emission_stats``)."""
-        components = self.components(params)
-        return source.log_densities(components), components
+    def emission_context(self, params) -> Components:
+        """What the emission passes of one E-step share: the components."""
+        return self.components(params)
 
-    def emission_stats(self, source, params, gamma, components) -> GaussianStats:
+    def log_emissions(self, source, components, out=None):
+        """(n_samples, K) log-densities of every row under every state (into
+        ``out`` when given), and what ``emission_stats`` needs besides
+        (nothing)."""
+        return source.log_densities(components, out), None
+
+    def emission_stats(self, source, components, gamma, extra) -> GaussianStats:
         """The Gaussian statistics of the state posteriors, centred on the
         means ('tied' as per-state full scatter: hmmlearn's tied update
         sums them)."""
@@ -633,7 +634,8 @@ class BaseHMM(PersistentModel, BaseEstimator):
         starts = sequence_starts(lengths, X.shape[0])
         model = self._hmm_model(starts)
         source = source_for(X, None, self.n_components, self._marginalize)
-        log_b, _ = model.log_emissions(source, self._current_params())
+        params = self._current_params()
+        log_b, _ = model.log_emissions(source, model.emission_context(params))
         return starts, log_b
 
     def score_samples(self, X, lengths=None):
