@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from . import _hmm_estep, _hmm_kernels
 from ._covariance import compute_precision_cholesky, full_covariances
@@ -635,7 +636,11 @@ class BaseHMM(PersistentModel, BaseEstimator):
         model = self._hmm_model(starts)
         source = source_for(X, None, self.n_components, self._marginalize)
         params = self._current_params()
-        log_b, _ = model.log_emissions(source, model.emission_context(params))
+        # Small factorisations: BLAS threads woken after Numba's parallel
+        # kernels cost milliseconds each, as in fit (see _em.fit_em).
+        with threadpool_limits(limits=1, user_api="blas"):
+            context = model.emission_context(params)
+        log_b, _ = model.log_emissions(source, context)
         return starts, log_b
 
     def score_samples(self, X, lengths=None):
