@@ -374,7 +374,8 @@ class GMMHMMModel(BaseHMMModel):
     def emission_stats(self, source, components, gamma, extra) -> GaussianStats:
         """The Gaussian statistics of the components' responsibilities
         (gamma[:, k] times the softmax over state k's columns), centred on
-        the current means; 'tied' as per-component full scatter."""
+        the current means; 'tied' as per-component full scatter (so too a
+        ``PatternSource``'s, completed with conditional expectations)."""
         log_dens, log_b = extra
         K, nm = self.n_components, self.n_mix
         # In place: the log-densities become the responsibilities.
@@ -555,6 +556,7 @@ class GMMHMM(BaseHMM):
     - Zero variances (or a singular covariance) are refused with a
       ``ValueError``; hmmlearn only warns.
     - ``n_init`` restarts (the best log-likelihood wins).
+    - Missing values: ``nan_policy='marginalize'``.
 
     Parameters
     ----------
@@ -602,6 +604,14 @@ class GMMHMM(BaseHMM):
         start (every covariance the data covariance, random transitions)
         often ends in a local optimum, or with a state's components merged
         into one; a few starts help.
+    nan_policy : {'raise', 'marginalize'}, default='raise'
+        Missing values (NaN) in X: 'raise' refuses them; 'marginalize' (at
+        random) gives each state the mixture density of a step's observed
+        coordinates (each component's marginal Gaussian, with the mixture
+        weights) and completes the statistics with the missing coordinates'
+        conditional expectations given each component; a step with every
+        coordinate missing has no observation, and its state is inferred
+        from its neighbours. The start sees NaN replaced by column means.
 
     Attributes
     ----------
@@ -655,6 +665,7 @@ class GMMHMM(BaseHMM):
         "init_params": [str],
         "implementation": [StrOptions({"log", "scaling"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
+        **BaseHMM._parameter_constraints,
     }
     _array_params = (
         "startprob_prior",
@@ -705,6 +716,7 @@ class GMMHMM(BaseHMM):
         implementation="log",
         *,
         n_init=1,
+        nan_policy="raise",
     ):
         self.n_components = n_components
         self.n_mix = n_mix
@@ -726,6 +738,7 @@ class GMMHMM(BaseHMM):
         self.init_params = init_params
         self.implementation = implementation
         self.n_init = n_init
+        self.nan_policy = nan_policy
 
     # ------------------------------------------------------------ checks
 

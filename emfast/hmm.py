@@ -443,8 +443,14 @@ class BaseHMM(PersistentModel, BaseEstimator):
     ``_current_params()``, ``_store(params)``, ``_check()``,
     ``_check_given(X)``, ``_emit(states, random_state)`` and
     ``_n_emission_parameters()``, and adds its emission arrays to
-    ``_saved_fields``.
+    ``_saved_fields``; its constructor takes ``nan_policy`` and its
+    ``_parameter_constraints`` include ``BaseHMM._parameter_constraints``.
     """
+
+    # What every hidden Markov model's constructor takes.
+    _parameter_constraints: ClassVar[dict] = {
+        "nan_policy": [StrOptions({"raise", "marginalize"})],
+    }
 
     # A model file (``_persist``): these besides the constructor parameters.
     _model_kind = "hidden Markov model"
@@ -474,9 +480,8 @@ class BaseHMM(PersistentModel, BaseEstimator):
 
     @property
     def _marginalize(self):
-        """Whether missing values are marginalized (a model without
-        ``nan_policy`` refuses them)."""
-        return getattr(self, "nan_policy", "raise") == "marginalize"
+        """Whether missing values are marginalized (``nan_policy``)."""
+        return self.nan_policy == "marginalize"
 
     def _validate_X(self, X, reset):
         X = check_array(
@@ -1045,7 +1050,7 @@ class GaussianHMM(BaseHMM):
         "init_params": [str],
         "implementation": [StrOptions({"log", "scaling"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "nan_policy": [StrOptions({"raise", "marginalize"})],
+        **BaseHMM._parameter_constraints,
     }
     _array_params = (
         "startprob_prior",
