@@ -50,7 +50,15 @@ _ACC_BINS = 70
 # One addition moves a bin by less than 2**33: carries are propagated every
 # 2**24 additions, far before an int64 bin could overflow.
 _ACC_CARRY_EVERY = 1 << 24
-_TWO53 = 9007199254740992.0
+_MANT_MASK = (1 << 52) - 1
+# ``exp``: log2(e), log(2) in two parts (the high part exact in 32 bits),
+# and 1.5 * 2**52, whose addition rounds to an integer (and its bits).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_ROUND_MAGIC = 6755399441055744.0
+_ROUND_MAGIC_BITS = 0x4338000000000000
+_HIDDEN_BIT = 1 << 52
 
 # The scaled recursions give up on a sequence (which then runs in log space)
 # when a step's normaliser falls below _MIN_SCALE or a backward weight exceeds
@@ -68,17 +76,19 @@ def _acc_add(bins, special, slot, v):
     """Add v exactly into accumulator ``slot``: bins[slot] (_ACC_BINS,)
     int64; infinities and NaN go into special[slot], a float sum (those sums
     do not depend on the order either)."""
-    if v == 0.0:
-        return
-    if not math.isfinite(v):
+    bits = np.float64(v).view(np.int64)
+    biased = (bits >> 52) & 0x7FF
+    if biased == 0x7FF:
         special[slot] += v
         return
-    m, e = math.frexp(v)
-    mant = np.int64(m * _TWO53)  # exact: |m| in [0.5, 1)
-    negative = mant < 0
-    if negative:
-        mant = -mant
-    p = e + (_ACC_OFFSET - 53)  # the position of the mantissa's lowest bit
+    mant = bits & _MANT_MASK
+    if biased == 0:  # zero or subnormal: mant * 2**-1074
+        if mant == 0:
+            return
+        p = _ACC_OFFSET - 1074
+    else:  # mant (53 bits) * 2**(biased - 1075)
+        mant |= _HIDDEN_BIT
+        p = biased - 1075 + _ACC_OFFSET  # the position of the lowest bit
     b = p >> 5
     r = p & 31
     low = (mant & _ACC_MASK) << r
@@ -86,15 +96,14 @@ def _acc_add(bins, special, slot, v):
     d0 = low & _ACC_MASK
     d1 = (low >> _ACC_BITS) + (high & _ACC_MASK)
     d2 = high >> _ACC_BITS
-    row = bins[slot]
-    if negative:
-        row[b] -= d0
-        row[b + 1] -= d1
-        row[b + 2] -= d2
+    if bits < 0:
+        bins[slot, b] -= d0
+        bins[slot, b + 1] -= d1
+        bins[slot, b + 2] -= d2
     else:
-        row[b] += d0
-        row[b + 1] += d1
-        row[b + 2] += d2
+        bins[slot, b] += d0
+        bins[slot, b + 1] += d1
+        bins[slot, b + 2] += d2
 
 
 @jit()
@@ -217,14 +226,48 @@ def log_params(startprob, transmat):
 # Emission probabilities for the scaled recursions
 
 
+@jit(exact_rounding=True)
+def exp(x):
+    """exp(x) within one unit in the last place (0 below -745.2, +inf above
+    709.8 as libm's), as straight-line arithmetic that the compiler can
+    vectorise: x = n log 2 + r with |r| <= log(2) / 2, exp(r) by its Taylor
+    polynomial of degree 13 (remainder below 2**-60), times 2**n built in
+    two factors (so that subnormal results come out right). Compiled
+    without the fastmath set: its rounding steps must not be reassociated."""
+    v = min(max(x, -746.0), 710.0)
+    t = v * _LOG2E + _ROUND_MAGIC
+    n = t - _ROUND_MAGIC
+    r = v - n * _LN2_HI
+    r = r - n * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    k = np.float64(t).view(np.int64) - _ROUND_MAGIC_BITS
+    half = k >> 1
+    first = np.int64((half + 1023) << 52).view(np.float64)
+    second = np.int64((k - half + 1023) << 52).view(np.float64)
+    return p * first * second
+
+
 @jit(parallel=True)
 def emission_probabilities(log_b, probs, tops):
     """Per step t: tops[t] = max_k log_b[t, k] and probs[t, k] =
-    exp(log_b[t, k] - tops[t]), the emission probabilities relative to the
-    step's best state (so that far outliers cannot underflow); a step whose
-    maximum is not finite gets probs 0 (the scaled recursions then give up
-    on its sequence). Rows are independent: parallel over fixed blocks of
-    rows."""
+    exp(log_b[t, k] - tops[t]) (``exp``), the emission probabilities
+    relative to the step's best state (so that far outliers cannot
+    underflow); a step whose maximum is not finite gets probs 0 (the scaled
+    recursions then give up on its sequence). Rows are independent:
+    parallel over fixed blocks of rows."""
     n_rows, n_states = log_b.shape
     n_blocks = (n_rows + _EMISSION_ROWS - 1) // _EMISSION_ROWS
     for block in prange(n_blocks):
@@ -237,7 +280,7 @@ def emission_probabilities(log_b, probs, tops):
             tops[t] = top
             if math.isfinite(top):
                 for k in range(n_states):
-                    probs[t, k] = math.exp(log_b[t, k] - top)
+                    probs[t, k] = exp(log_b[t, k] - top)
             else:
                 for k in range(n_states):
                     probs[t, k] = 0.0
@@ -257,34 +300,35 @@ def emission_probabilities(log_b, probs, tops):
 
 @jit()
 def forward_scaled(
-    probs, tops, off, lo, hi, first, startprob, transmat, alpha, scale, pred, ll
+    probs, tops, off, lo, hi, first, startprob, transmat_t, alpha, scale, pred, ll
 ):
     """The scaled forward pass: alpha[t] = p(z_t | x_0..t) (normalised
-    forward variables) and scale[t] (the normaliser c_t). ``ll`` is the
+    forward variables) and scale[t] (the normaliser c_t); ``transmat_t`` is
+    the transition matrix transposed (C-contiguous). ``ll`` is the
     log-likelihood of the steps before lo; returns (log-likelihood through
     step hi - 1, ok): it adds tops[t] + log c_t per step. ok is False when a
     step's maximum is not finite or c_t < _MIN_SCALE (the caller then runs
     the sequence in log space). pred (K,) is scratch."""
-    n_states = transmat.shape[0]
+    n_states = transmat_t.shape[0]
     for t in range(lo, hi):
         top = tops[t - off]
         if not math.isfinite(top):
             return ll, False
+        c = 0.0
         if t == lo and first:
             for k in range(n_states):
-                pred[k] = startprob[k]
+                v = startprob[k] * probs[t - off, k]
+                pred[k] = v
+                c += v
         else:
+            # One dot product per state, accumulated in a register.
             for j in range(n_states):
-                pred[j] = 0.0
-            for i in range(n_states):
-                p = alpha[t - 1, i]
-                for j in range(n_states):
-                    pred[j] += p * transmat[i, j]
-        c = 0.0
-        for k in range(n_states):
-            v = pred[k] * probs[t - off, k]
-            pred[k] = v
-            c += v
+                acc = 0.0
+                for i in range(n_states):
+                    acc += alpha[t - 1, i] * transmat_t[j, i]
+                v = acc * probs[t - off, j]
+                pred[j] = v
+                c += v
         if not c >= _MIN_SCALE:
             return ll, False
         inv = 1.0 / c
@@ -528,6 +572,7 @@ def sequences_e_step(
     n_states = transmat.shape[0]
     n_sequences = starts.shape[0] - 1
     log_startprob, log_transmat, log_transmat_t = log_params(startprob, transmat)
+    transmat_t = np.ascontiguousarray(transmat.T)
     n_slots = bins.shape[0]
     task_bounds = _sequence_tasks(starts, n_slots * _ACC_BINS)
     n_tasks = task_bounds.shape[0] - 1
@@ -561,7 +606,7 @@ def sequences_e_step(
                     hi,
                     True,
                     startprob,
-                    transmat,
+                    transmat_t,
                     gamma,
                     scale,
                     pred,
@@ -680,19 +725,17 @@ def _viterbi_sequence(log_b, lo, hi, log_startprob, log_transmat_t, path, v, nv,
     for j in range(n_states):
         v[j] = log_startprob[j] + log_b[lo, j]
     for t in range(1, hi - lo):
-        row = log_b[lo + t]
-        bt = back[t]
         for j in range(n_states):
-            lt = log_transmat_t[j]
             best = -np.inf
             arg = 0
             for i in range(n_states):
-                c = v[i] + lt[i]
-                if c >= best:
-                    best = c
-                    arg = i
-            nv[j] = best + row[j]
-            bt[j] = arg
+                c = v[i] + log_transmat_t[j, i]
+                # Branch-free (selects): which state wins is data-dependent.
+                better = c >= best
+                arg = i if better else arg
+                best = c if better else best
+            nv[j] = best + log_b[lo + t, j]
+            back[t, j] = arg
         for j in range(n_states):
             v[j] = nv[j]
     state = 0
@@ -746,6 +789,7 @@ def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
     n_states = transmat.shape[0]
     n_sequences = starts.shape[0] - 1
     log_startprob, _, log_transmat_t = log_params(startprob, transmat)
+    transmat_t = np.ascontiguousarray(transmat.T)
     bounds = _sequence_tasks(starts, 0)
     n_tasks = bounds.shape[0] - 1
     per_sequence = np.zeros(n_sequences)
@@ -764,7 +808,7 @@ def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
                 hi,
                 True,
                 startprob,
-                transmat,
+                transmat_t,
                 alpha,
                 scale,
                 work,

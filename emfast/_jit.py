@@ -50,23 +50,26 @@ def _cache_enabled() -> bool:
     return os.environ.get("EMFAST_CACHE", "1").lower() not in {"0", "false", "no", ""}
 
 
-def _njit(parallel: bool):
+def _njit(parallel: bool, fastmath=FASTMATH):
     return numba.njit(
         cache=_cache_enabled(),
         parallel=dict(PARALLEL_PRANGE_ONLY) if parallel else False,
-        fastmath=set(FASTMATH),
+        fastmath=set(fastmath),
         error_model="numpy",
         nogil=True,
     )
 
 
-def jit(*, parallel: bool = False):
+def jit(*, parallel: bool = False, exact_rounding: bool = False):
     """Return a decorator that compiles with emfast's options: ``numba.njit``,
     or for ``parallel`` a :class:`ParallelKernel` (callable from Python
-    only)."""
+    only). With ``exact_rounding``, a function whose rounding steps must
+    stay as written (no reassociation: only ``contract``, fused
+    multiply-add, of the fastmath set); LLVM keeps these flags per
+    instruction when it inlines the function into a fastmath caller."""
     if parallel:
         return ParallelKernel
-    return _njit(False)
+    return _njit(False, {"contract"} if exact_rounding else FASTMATH)
 
 
 _LIBTBB = {"linux": "libtbb.so.12", "win32": "tbb12.dll", "darwin": "libtbb.12.dylib"}
