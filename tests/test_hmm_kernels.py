@@ -10,6 +10,7 @@ import math
 import os
 import textwrap
 
+import numba
 import numpy as np
 import pytest
 from conftest import assert_same_bits, results_by_thread_count
@@ -545,3 +546,30 @@ def test_sequence_weights_scale_each_sequences_terms():
             per_sequence_trans.append(t)
         expected = np.einsum("s,sij->ij", weights, np.array(per_sequence_trans))
         assert_allclose(trans, expected, rtol=1e-12, atol=1e-300)
+
+
+def test_exp_within_one_unit_in_the_last_place_of_libm():
+    @numba.njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = hk.exp(x[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            -rng.exponential(5.0, 20_000),
+            rng.uniform(-745.0, 709.0, 20_000),
+            [0.0, -0.0, -1e-300, 1e-300, -708.4, -744.0, -745.13, 709.7],
+        ]
+    )
+    ours = apply(x)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    ulps = np.abs(ours.view(np.int64) - ref.view(np.int64))
+    assert ulps.max() <= 1
+    # Underflow to 0 and overflow to inf as libm's.
+    edges = np.array([-745.14, -746.0, -1e300, -np.inf, 709.79, 710.0, np.inf])
+    with np.errstate(over="ignore"):
+        assert_array_equal(apply(edges), np.exp(edges))
