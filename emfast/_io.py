@@ -198,6 +198,23 @@ def _read_parquet(path: Path):
     return np.column_stack(columns), list(table.column_names)
 
 
+def check_output(path) -> str:
+    """The suffix of an output file of :func:`write_array` (``.npy``,
+    ``.csv``, ``.tsv``, ``.txt``), or a ValueError for another one.
+
+    Examples
+    --------
+    >>> check_output("states.CSV")
+    '.csv'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".npy", ".csv", ".tsv", ".txt"):
+        raise ValueError(
+            f"{path}: unknown output format {suffix or '(no suffix)'}; use .npy or .csv"
+        )
+    return suffix
+
+
 def write_array(path, values, header: list[str] | None = None) -> None:
     """Write a 1-D or 2-D array to ``.npy`` or ``.csv`` (by the suffix).
 
@@ -211,14 +228,10 @@ def write_array(path, values, header: list[str] | None = None) -> None:
     ['label', '0', '1', '1']
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = check_output(path)
     if suffix == ".npy":
         np.save(path, values)
         return
-    if suffix not in (".csv", ".tsv", ".txt"):
-        raise ValueError(
-            f"{path}: unknown output format {suffix or '(no suffix)'}; use .npy or .csv"
-        )
     delimiter = "\t" if suffix == ".tsv" else ","
     fmt = "%d" if values.dtype.kind in "iub" else "%.17g"
     np.savetxt(
@@ -229,3 +242,122 @@ def write_array(path, values, header: list[str] | None = None) -> None:
         header=delimiter.join(header) if header else "",
         comments="",
     )
+
+
+def read_lengths(path) -> np.ndarray:
+    """Read a file of sequence lengths (hidden Markov models): ``.npy``, a
+    1-D array of integers, or text, one integer per line (blank lines are
+    skipped). Returns an int64 array of positive lengths.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing file, a value that is not a positive integer (with its
+        line), or no lengths at all.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "lengths.txt"
+    >>> _ = path.write_text("100\\n\\n250\\n")
+    >>> read_lengths(path).tolist()
+    [100, 250]
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a lengths file")
+    if path.suffix.lower() == ".npy":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a numeric .npy file ({exc})") from None
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1 or values.dtype.kind not in "iuf":
+            raise ValueError(
+                f"{path}: expected a 1-D array of sequence lengths, got "
+                f"{values.dtype} of shape {values.shape}"
+            )
+        bad = np.flatnonzero((values <= 0) | (values != np.round(values)))
+        if bad.size:
+            raise ValueError(
+                f"{path}: sequence lengths must be positive integers, got "
+                f"{values[bad[0]]} at index {bad[0]}"
+            )
+        lengths = values.astype(np.int64)
+    else:
+        lengths = []
+        with open(path) as f:
+            for number, line in enumerate(f, start=1):
+                text = line.strip()
+                if not text:
+                    continue
+                try:
+                    value = int(text)
+                except ValueError:
+                    value = 0
+                if value <= 0:
+                    raise ValueError(
+                        f"{path}: line {number}: expected a positive integer "
+                        f"(a sequence length), got {text!r}"
+                    )
+                lengths.append(value)
+        lengths = np.array(lengths, dtype=np.int64)
+    if lengths.size == 0:
+        raise ValueError(f"{path}: no sequence lengths")
+    return lengths
+
+
+def split_sequence_column(X, names, column: str, path):
+    """Take the sequence-id column out of ``X``: consecutive rows with the
+    same id form one sequence (a new one starts wherever the id changes).
+
+    ``column`` is a 0-based column index (negative counts from the end) or,
+    for a file with a header, a column name. Returns ``(X without the
+    column, its names or None, lengths)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[7, 0.1], [7, 0.2], [3, 0.3], [7, 0.4]])
+    >>> features, names, lengths = split_sequence_column(X, None, "0", "X.npy")
+    >>> features.ravel().tolist(), lengths.tolist()
+    ([0.1, 0.2, 0.3, 0.4], [2, 1, 1])
+    """
+    n_columns = X.shape[1]
+    if names is not None and column in names:
+        index = names.index(column)
+    else:
+        try:
+            index = int(column)
+        except ValueError:
+            known = f" (columns: {', '.join(names)})" if names else ""
+            raise ValueError(
+                f"{path}: no column {column!r}{known}; give a 0-based index or "
+                "a name from the header"
+            ) from None
+        if not -n_columns <= index < n_columns:
+            raise ValueError(
+                f"{path}: sequence column {index} is out of range: the file has "
+                f"{n_columns} columns (0 to {n_columns - 1})"
+            )
+        index %= n_columns
+    if n_columns < 2:
+        raise ValueError(
+            f"{path}: the sequence column is its only column; there are no "
+            "features left"
+        )
+    ids = np.asarray(X[:, index])
+    missing = np.flatnonzero(np.isnan(ids))
+    if missing.size:
+        raise ValueError(
+            f"{path}: the sequence column has a missing value (row {missing[0]})"
+        )
+    starts = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    lengths = np.diff(np.concatenate([[0], starts, [ids.size]])).astype(np.int64)
+    features = np.delete(np.asarray(X), index, axis=1)
+    if names is not None:
+        names = names[:index] + names[index + 1 :]
+    return features, names, lengths

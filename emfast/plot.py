@@ -1,5 +1,7 @@
 """Pictures of a fitted mixture: the data with the components, and the
-log-likelihood per iteration. Needs matplotlib (``pip install 'emfast[plot]'``).
+log-likelihood per iteration; and of a fitted hidden Markov model: the
+series coloured by the decoded state, and the transition matrix. Needs
+matplotlib (``pip install 'emfast[plot]'``).
 
 The functions draw on matplotlib ``Axes`` given to them, or make a
 ``Figure`` of their own without pyplot (so they work without a display and
@@ -7,6 +9,8 @@ leave pyplot's state alone).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -298,6 +302,254 @@ def plot_fit(gm, X, path=None, *, max_points=20_000, feature_names=None):
     data_ax, bound_ax = fig.subplots(1, 2, width_ratios=(3, 2))
     plot_mixture(gm, X, data_ax, max_points=max_points, feature_names=feature_names)
     plot_lower_bounds(gm, bound_ax)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+# ------------------------------------------------------------ hidden Markov models
+
+# Sequence boundaries are drawn for at most this many sequences.
+_MAX_BOUNDARIES = 50
+# Transition probabilities are written in the cells up to this many states.
+_MAX_ANNOTATED_STATES = 12
+
+
+def _series(model, X):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2 or X.shape[1] != model.n_features:
+        raise ValueError(
+            f"X has shape {X.shape}; the model was fitted on "
+            f"{model.n_features} features"
+        )
+    return X
+
+
+def plot_states(
+    model,
+    X,
+    lengths=None,
+    axes=None,
+    *,
+    max_points=20_000,
+    max_features=4,
+    feature_names=None,
+):
+    """Draw the series, each step coloured by its decoded state.
+
+    One panel per feature (the first ``max_features``), the steps of all
+    sequences one after another, with dotted lines where a sequence starts.
+    The states are :meth:`~emfast.GaussianHMM.predict` of all of X (the
+    model's ``algorithm``); a long series is drawn at every n-th step.
+
+    Parameters
+    ----------
+    model : GaussianHMM or GMMHMM
+        A fitted hidden Markov model.
+    X : array-like of shape (n_samples, n_features)
+        The sequences, one after another.
+    lengths : array-like of int, default=None
+        Their lengths; None: one sequence.
+    axes : matplotlib.axes.Axes or sequence of Axes, default=None
+        Where to draw, one per feature shown; a new figure when None.
+    max_points : int, default=20000
+        At most this many steps are drawn (every n-th step of a longer
+        series).
+    max_features : int, default=4
+        At most this many features are drawn (the first ones).
+    feature_names : list of str, default=None
+        Names for the panels; "feature 0", "feature 1"... when None.
+
+    Returns
+    -------
+    axes : list of matplotlib.axes.Axes
+        The axes drawn on, one per feature shown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianHMM
+    >>> from emfast.plot import plot_states
+    >>> X = np.concatenate([np.zeros(50), np.full(50, 5.0)])[:, None]
+    >>> X = X + np.random.default_rng(0).normal(size=X.shape)
+    >>> model = GaussianHMM(2, random_state=0).fit(X, lengths=[60, 40])
+    >>> axes = plot_states(model, X, lengths=[60, 40])
+    >>> len(axes), len(axes[0].collections)  # one set of points per state
+    (1, 2)
+    """
+    X = _series(model, X)
+    states = model.predict(X, lengths)
+    n_rows, n_features = X.shape
+    n_shown = min(n_features, max_features)
+    if axes is None:
+        fig = _figure_class()(figsize=(9, 1.2 + 1.6 * n_shown), layout="constrained")
+        axes = fig.subplots(n_shown, 1, sharex=True, squeeze=False)[:, 0]
+    axes = list(np.atleast_1d(axes))
+    if len(axes) < n_shown:
+        raise ValueError(f"{n_shown} features to draw but {len(axes)} axes given")
+    if feature_names is None:
+        feature_names = [f"feature {j}" for j in range(n_features)]
+    step = max(1, math.ceil(n_rows / max_points))
+    rows = np.arange(0, n_rows, step)
+    starts = np.cumsum(lengths)[:-1] if lengths is not None else []
+    for j, ax in enumerate(axes[:n_shown]):
+        ax.plot(rows, X[rows, j], color="0.75", linewidth=0.6, zorder=1)
+        for k in range(model.n_components):
+            shown = rows[states[rows] == k]
+            ax.scatter(
+                shown,
+                X[shown, j],
+                s=5,
+                color=f"C{k % 10}",
+                linewidths=0,
+                label=f"state {k}",
+                rasterized=True,
+                zorder=2,
+            )
+        if len(starts) <= _MAX_BOUNDARIES:
+            for start in starts:
+                ax.axvline(start - 0.5, color="0.3", linestyle=":", linewidth=0.8)
+        ax.set_ylabel(str(feature_names[j]))
+    axes[n_shown - 1].set_xlabel("step (the sequences one after another)")
+    n_sequences = 1 if lengths is None else len(lengths)
+    notes = [f"{n_sequences} sequence{'s' if n_sequences > 1 else ''}"]
+    if n_shown < n_features:
+        notes.append(f"first {n_shown} of {n_features} features")
+    if step > 1:
+        notes.append(f"every {step}th step drawn")
+    axes[0].set_title(
+        f"{model.n_components} states, decoded ({model.algorithm}); "
+        + ", ".join(notes),
+        fontsize=9,
+    )
+    if model.n_components <= 10:
+        axes[0].legend(
+            fontsize=8, ncols=model.n_components, loc="upper right", markerscale=2
+        )
+    return axes[:n_shown]
+
+
+def plot_transitions(model, ax=None):
+    """Draw the transition matrix as a heatmap, with the probabilities
+    written in the cells (up to 12 states).
+
+    Parameters
+    ----------
+    model : GaussianHMM or GMMHMM
+        A fitted hidden Markov model.
+    ax : matplotlib.axes.Axes, default=None
+        Where to draw; a new figure when None.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianHMM
+    >>> from emfast.plot import plot_transitions
+    >>> model = GaussianHMM(2, init_params="")
+    >>> model.transmat_ = np.array([[0.9, 0.1], [0.25, 0.75]])
+    >>> [text.get_text() for text in plot_transitions(model).texts]
+    ['0.90', '0.10', '0.25', '0.75']
+    """
+    ax = _new_axes(ax)
+    transmat = np.asarray(model.transmat_, dtype=np.float64)
+    K = transmat.shape[0]
+    image = ax.imshow(transmat, vmin=0.0, vmax=1.0, cmap="Blues")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="probability")
+    if K <= _MAX_ANNOTATED_STATES:
+        for i in range(K):
+            for j in range(K):
+                p = transmat[i, j]
+                ax.text(
+                    j,
+                    i,
+                    f"{p:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=9 if K <= 6 else 7,
+                    color="white" if p > 0.6 else "black",
+                )
+    ticks = np.arange(K)
+    ax.set_xticks(ticks, [str(k) for k in ticks])
+    ax.set_yticks(ticks, [str(k) for k in ticks])
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        for k, label in enumerate(labels):
+            label.set_color(f"C{k % 10}")
+    ax.set_xlabel("to state")
+    ax.set_ylabel("from state")
+    ax.set_title("transition matrix", fontsize=9)
+    return ax
+
+
+def plot_hmm(
+    model,
+    X,
+    lengths=None,
+    path=None,
+    *,
+    fig=None,
+    max_points=20_000,
+    max_features=4,
+    feature_names=None,
+):
+    """A figure of :func:`plot_states` and :func:`plot_transitions` side by
+    side, saved to ``path`` when given (the format from its suffix).
+
+    Parameters
+    ----------
+    model : GaussianHMM or GMMHMM
+        A fitted hidden Markov model.
+    X : array-like of shape (n_samples, n_features)
+        The sequences, one after another.
+    lengths : array-like of int, default=None
+        Their lengths; None: one sequence.
+    path : str or os.PathLike, default=None
+        Where to save the figure.
+    fig : matplotlib.figure.Figure, default=None
+        The (empty) figure to draw in, e.g. ``plt.figure()``; a new one of
+        its own when None.
+    max_points, max_features, feature_names
+        As in :func:`plot_states`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import GaussianHMM
+    >>> from emfast.plot import plot_hmm
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)) + np.repeat([[0, 0], [4, 4]], 100, axis=0)
+    >>> model = GaussianHMM(2, random_state=0).fit(X)
+    >>> fig = plot_hmm(model, X)
+    >>> [ax.get_title() for ax in fig.axes][-2:]  # the heatmap and its colorbar
+    ['transition matrix', '']
+    """
+    n_shown = min(_series(model, X).shape[1], max_features)
+    if fig is None:
+        fig = _figure_class()(figsize=(12, 1.6 + 1.6 * n_shown), layout="constrained")
+    grid = fig.add_gridspec(n_shown, 2, width_ratios=(3, 1.2))
+    series = [fig.add_subplot(grid[0, 0])]
+    series += [fig.add_subplot(grid[j, 0], sharex=series[0]) for j in range(1, n_shown)]
+    plot_states(
+        model,
+        X,
+        lengths,
+        series,
+        max_points=max_points,
+        max_features=max_features,
+        feature_names=feature_names,
+    )
+    plot_transitions(model, fig.add_subplot(grid[:, 1]))
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
