@@ -12,6 +12,11 @@ starts where the in-memory fit starts; data of at most
 ``_kmeans.SUBSAMPLE_SIZE`` rows are initialized in memory. Prediction maps
 the scoring kernel over the chunks and stays lazy.
 
+Hidden Markov models (``DaskSequenceSource``) need whole sequences in each
+chunk: each chunk's sequences run through the in-memory E-step and inference
+(``_hmm_estep``) where the chunk lives, and only their sums (or, for
+inference, the chunk's results) travel.
+
 Dask is imported only here, and only when a Dask array is passed.
 """
 
@@ -27,7 +32,7 @@ import numpy as np
 
 from . import _kernels, _kmeans
 from ._kmeans import MemoryRows
-from ._sources import GaussianStats, fused_pass, score_rows
+from ._sources import ArraySource, GaussianStats, fused_pass, score_rows
 from ._validation import as_kernel_input
 
 # Chunk statistics are summed in groups of this many, in chunk order.
@@ -148,13 +153,14 @@ def _sum_stats(*parts):
     return tuple(total)
 
 
-def _tree_sum(parts):
-    """Sum delayed statistics in a fixed tree: groups of _FAN_IN in order."""
+def _tree_sum(parts, combine=_sum_stats):
+    """Sum delayed statistics in a fixed tree: groups of _FAN_IN in order
+    (``combine`` adds a group)."""
     from dask import delayed
 
     while len(parts) > 1:
         parts = [
-            delayed(_sum_stats, pure=True)(*parts[i : i + _FAN_IN])
+            delayed(combine, pure=True)(*parts[i : i + _FAN_IN])
             for i in range(0, len(parts), _FAN_IN)
         ]
     return parts[0]
@@ -278,23 +284,27 @@ class DaskSource:
     def moments(self):
         """(mean, covariance with ddof=1) of all rows, weighted as frequency
         weights."""
-        from dask import compute
+        return _moments(self.X, self.sample_weight)
 
-        X = self.X.astype(np.float64)
-        w = self.sample_weight
-        if w is None:
-            total = float(X.shape[0])
-            mean = X.mean(axis=0)
-            (mean,) = compute(mean)
-            centred = X - mean
-            scatter = centred.T @ centred
-        else:
-            total, weighted_sum = compute(w.sum(), (X * w[:, None]).sum(axis=0))
-            mean = weighted_sum / total
-            centred = X - mean
-            scatter = (centred * w[:, None]).T @ centred
-        (scatter,) = compute(scatter)
-        return mean, np.atleast_2d(scatter / (total - 1.0))
+
+def _moments(X, w):
+    """``DaskSource.moments`` of X with row weights w (or None)."""
+    from dask import compute
+
+    X = X.astype(np.float64)
+    if w is None:
+        total = float(X.shape[0])
+        mean = X.mean(axis=0)
+        (mean,) = compute(mean)
+        centred = X - mean
+        scatter = centred.T @ centred
+    else:
+        total, weighted_sum = compute(w.sum(), (X * w[:, None]).sum(axis=0))
+        mean = weighted_sum / total
+        centred = X - mean
+        scatter = (centred * w[:, None]).T @ centred
+    (scatter,) = compute(scatter)
+    return mean, np.atleast_2d(scatter / (total - 1.0))
 
 
 def _row_blocks(X, sample_weight):
@@ -417,6 +427,19 @@ class DaskRows:
             closest[lo:hi] = part
         self._checked = True
 
+    def labels(self, centers):
+        """Each row's nearest centre (int64, computed), as
+        ``_kernels.lloyd_step`` assigns them."""
+        from dask import compute
+
+        check = not self._checked
+        labels = self.X.map_blocks(
+            _chunk_labels, check, centers, dtype=np.int64, drop_axis=1
+        )
+        (labels,) = compute(labels)
+        self._checked = True
+        return labels
+
     def candidate_potentials(self, candidates, closest):
         """For each candidate c: sum_i w_i min(closest[i], ||x_i - c||^2)."""
         pieces = [closest[lo:hi] for lo, hi in _row_bounds(self.X)]
@@ -484,6 +507,14 @@ def _chunk_closest(block, check, center, closest):
     return closest
 
 
+def _chunk_labels(block, check, centers):
+    block, _ = _chunk_input(block, None, check)
+    labels = np.empty(block.shape[0], dtype=np.int64)
+    with _kernel_threads():
+        _kernels.lloyd_step(block, centers, labels, _kernels.NO_WEIGHTS)
+    return labels
+
+
 def _chunk_potentials(block, weights, check, candidates, closest):
     block, w = _chunk_input(block, weights, check)
     with _kernel_threads():
@@ -510,3 +541,161 @@ def _chunk_resp_stats(block, weights, check, centers, cov_code, center, mode, se
     rows = MemoryRows(as_kernel_input(block), w)
     with _kernel_threads():
         return rows.resp_stats(centers, cov_code, center, mode, seed)
+
+
+# --------------------------------------------------------------------------
+# Sequences (hidden Markov models)
+
+
+def sequence_chunk_sizes(starts, chunks) -> tuple:
+    """Row chunk sizes that hold whole sequences (cut by ``starts``): each
+    boundary of the row chunk sizes ``chunks`` moved to the next sequence
+    start; chunks left empty are dropped."""
+    n_samples = int(starts[-1])
+    inner = np.cumsum(np.asarray(chunks, dtype=np.int64))[:-1]
+    bounds = np.unique(starts[np.searchsorted(starts, inner)])
+    bounds = bounds[(bounds > 0) & (bounds < n_samples)]
+    return tuple(np.diff([0, *bounds.tolist(), n_samples]).tolist())
+
+
+def chunk_sequences(starts, chunks) -> list:
+    """The sequences (first, last) of each row chunk (sizes ``chunks``);
+    ValueError when a chunk boundary falls inside a sequence."""
+    ends = np.cumsum(np.asarray(chunks, dtype=np.int64))
+    firsts = np.concatenate([[0], ends[:-1]])
+    index = np.searchsorted(starts, firsts)
+    inside = np.flatnonzero(starts[index] != firsts)
+    if inside.size:
+        row = int(firsts[inside[0]])
+        s = int(index[inside[0]]) - 1
+        sizes = sequence_chunk_sizes(starts, chunks)
+        shown = (
+            f"X.rechunk({{0: {sizes}}}), "
+            if len(sizes) <= 10
+            else f"X.rechunk({{0: chunks}}) with {len(sizes)} chunks, "
+        )
+        raise ValueError(
+            "The row chunks of a Dask array of sequences must hold whole "
+            f"sequences, but the chunk boundary at row {row} falls inside "
+            f"sequence {s} (rows {int(starts[s])}:{int(starts[s + 1])}). "
+            f"Rechunk X at sequence boundaries: for example {shown}where "
+            "chunks = emfast.hmm.sequence_chunks(lengths, X.chunks[0]) moves "
+            "each boundary to the next sequence start (persist the rechunked "
+            "array when it is read more than once)."
+        )
+    lasts = np.concatenate([index[1:], [starts.shape[0] - 1]])
+    return list(zip(index.tolist(), lasts.tolist()))
+
+
+def _sequence_weights(starts, seq_weight, chunk_bounds):
+    """The rows' weights (each sequence's weight on each of its rows),
+    lazily, chunked like the rows."""
+    import dask.array as da
+    from dask import delayed
+
+    parts = []
+    for first, last in chunk_bounds:
+        lengths = np.diff(starts[first : last + 1])
+        rows = delayed(np.repeat, pure=True)(seq_weight[first:last], lengths)
+        parts.append(
+            da.from_delayed(rows, shape=(int(lengths.sum()),), dtype=np.float64)
+        )
+    return da.concatenate(parts)
+
+
+def _chunk_sequences(block, starts, seq_weight, check, func, args):
+    """func(source, starts, seq_weight, *args) on one chunk of whole
+    sequences: an ``ArraySource`` of the chunk, its rows weighted by their
+    sequence's weight."""
+    if check:
+        _check_values(block, None)
+    weights = None
+    if seq_weight.shape[0]:
+        weights = np.repeat(seq_weight, np.diff(starts))
+    source = ArraySource(as_kernel_input(block), weights)
+    with _kernel_threads():
+        return func(source, starts, seq_weight, *args)
+
+
+def _checked_block(block):
+    _check_values(block, None)
+    return block
+
+
+class DaskSequenceSource(DaskSource):
+    """A validated Dask array (``check_dask_array``) of sequences cut by
+    ``starts`` (``hmm.sequence_starts``), whose row chunks hold whole
+    sequences (``chunk_sequences``), with optional weights per sequence
+    (validated, in memory). ``map_sequences`` runs a function of one chunk's
+    sequences where each chunk lives, one graph per call; the first pass
+    checks every value. The start passes over the rows as ``DaskSource``
+    does, each row weighted by its sequence's weight.
+
+    Examples
+    --------
+    >>> import dask, dask.array as da
+    >>> import numpy as np
+    >>> from emfast._dask import DaskSequenceSource
+    >>> X = da.from_array(np.arange(10.0).reshape(5, 2), chunks=(2, 2))
+    >>> starts = np.array([0, 2, 5])  # sequences of 2 and 3 rows
+    >>> DaskSequenceSource(X, starts)
+    Traceback (most recent call last):
+    ...
+    ValueError: The row chunks of a Dask array of sequences must hold whole ...
+    >>> source = DaskSequenceSource(X.rechunk({0: (2, 3)}), starts)
+    >>> def shape(source, starts, seq_weight):
+    ...     return source.X.shape[0], len(starts) - 1
+    >>> with dask.config.set(scheduler="sync"):
+    ...     source.map_sequences(shape, ())
+    [(2, 1), (3, 1)]
+    """
+
+    def __init__(self, X, starts, seq_weight=None):
+        self.starts = starts
+        self.seq_weight = seq_weight
+        self._chunk_bounds = chunk_sequences(starts, X.chunks[0])
+        row_weight = None
+        if seq_weight is not None:
+            row_weight = _sequence_weights(starts, seq_weight, self._chunk_bounds)
+            row_weight = row_weight.rechunk((X.chunks[0],))
+        super().__init__(X, row_weight)
+
+    def map_sequences(self, func, args, combine=None):
+        """func(source, starts, seq_weight, *args) on every chunk, on the
+        workers: ``source`` an ``ArraySource`` of the chunk (rows weighted),
+        ``starts`` its sequences' offsets in the chunk, ``seq_weight`` their
+        weights (or empty). Returns the results combined by ``combine`` in
+        a fixed tree of chunk order (``_tree_sum``), or without
+        ``combine``, the list of the chunks' results, in chunk order."""
+        from dask import compute, delayed
+
+        shared = delayed(args, traverse=False)  # once in the graph
+        no_weights = np.empty(0)
+        check = not self._checked
+        parts = []
+        blocks = self.X.to_delayed().ravel()
+        for block, (first, last) in zip(blocks, self._chunk_bounds):
+            starts = self.starts[first : last + 1] - self.starts[first]
+            if self.seq_weight is None:
+                seq_weight = no_weights
+            else:
+                seq_weight = self.seq_weight[first:last]
+            parts.append(
+                delayed(_chunk_sequences, pure=True)(
+                    block, starts, seq_weight, check, func, shared
+                )
+            )
+        if combine is None:
+            result = list(compute(*parts))
+        else:
+            (result,) = compute(_tree_sum(parts, combine))
+        self._checked = True
+        return result
+
+    def moments(self):
+        """``DaskSource.moments``; a first pass over the data checks its
+        values."""
+        X = self.X
+        if not self._checked:
+            X = X.map_blocks(_checked_block, dtype=X.dtype)
+        return _moments(X, self.sample_weight)

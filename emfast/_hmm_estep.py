@@ -25,6 +25,16 @@ exact accumulator (``_hmm_kernels.accumulator``), so they do not depend on
 the number of threads or the order of the sequences; the emission statistics
 are sums of the batches' statistics, in batch order. The batches depend on
 the sequences' lengths and the number of states only.
+
+Dask: a Dask array whose row chunks hold whole sequences
+(``_dask.DaskSequenceSource``) runs ``sums`` on each chunk where it lives
+(``chunk_sums``, batches cut within the chunk) and adds the chunks' sums in
+a fixed tree in chunk order (``add_sums``): the accumulators add as
+integers, so the log-likelihood and the start and transition counts are the
+same bits as in memory; the emission statistics differ from the in-memory
+ones only in the order of their floating-point sums. ``infer`` gives the
+inference results (posteriors, Viterbi paths, filtered posteriors) of
+whole sequences, in memory or chunk by chunk.
 """
 
 from __future__ import annotations
@@ -83,19 +93,55 @@ class Workspace:
 
 def e_step(model, source, params, workspace):
     """The E-step of ``model`` (a ``BaseHMMModel``) over ``source``: returns
-    ``(log_likelihood, start_counts, transition_counts, emission_stats)``."""
-    K = model.n_components
-    starts = model.starts
-    seq_weight = model.seq_weight
-    weighted = seq_weight.shape[0] == starts.shape[0] - 1
+    ``(log_likelihood, start_counts, transition_counts, emission_stats)``.
+
+    A source in chunks of whole sequences (``_dask.DaskSequenceSource``)
+    runs ``chunk_sums`` on every chunk and adds them (``add_sums``); any
+    other source is one chunk (``sums``)."""
     context = model.emission_context(params)
+    if hasattr(source, "map_sequences"):
+        bins, special, emission = source.map_sequences(
+            chunk_sums, (model.shipped(), params, context), combine=add_sums
+        )
+    else:
+        bins, special, emission = sums(
+            model,
+            source,
+            params,
+            context,
+            model.starts,
+            model.seq_weight,
+            workspace,
+        )
+    log_likelihood, start, trans = _hmm_kernels.accumulated(bins, special)
+    return float(log_likelihood), start, trans, emission
+
+
+def sums(model, source, params, context, starts, seq_weight, workspace):
+    """The E-step's sums over the sequences of an in-memory ``source`` cut
+    by ``starts`` (``seq_weight``: one weight per sequence, or empty),
+    batch by batch: ``(bins, special, emission_stats)``, the exact
+    accumulator of ``_hmm_kernels.accumulator`` (log-likelihood, start and
+    transition counts) and the emission statistics (None without rows).
+    ``context`` is ``model.emission_context(params)``."""
+    K = model.n_components
+    weighted = seq_weight.shape[0] == starts.shape[0] - 1
     bins, special = _hmm_kernels.accumulator(K)
     emission = None
     for first, last, long in sequence_batches(starts, K, model.batch_elements):
         if long:
             weight = float(seq_weight[first]) if weighted else 1.0
             part = _long_sequence(
-                model, source, params, context, first, weight, bins, special, workspace
+                model,
+                source,
+                params,
+                context,
+                starts,
+                first,
+                weight,
+                bins,
+                special,
+                workspace,
             )
         else:
             part = _whole_sequences(
@@ -103,6 +149,7 @@ def e_step(model, source, params, workspace):
                 source,
                 params,
                 context,
+                starts,
                 first,
                 last,
                 seq_weight[first:last] if weighted else seq_weight,
@@ -112,14 +159,33 @@ def e_step(model, source, params, workspace):
             )
         if part is not None:
             emission = part if emission is None else emission.merged(part)
-    log_likelihood, start, trans = _hmm_kernels.accumulated(bins, special)
-    return float(log_likelihood), start, trans, emission
+    return bins, special, emission
+
+
+def chunk_sums(source, starts, seq_weight, model, params, context):
+    """``sums`` over one chunk of whole sequences (a task of
+    ``DaskSequenceSource.map_sequences``), with arrays of its own."""
+    return sums(model, source, params, context, starts, seq_weight, Workspace())
+
+
+def add_sums(*parts):
+    """``sums`` of consecutive chunks added, in the order given: the
+    accumulators exactly (integer bins), the emission statistics merged."""
+    bins, special, emission = parts[0]
+    bins, special = bins.copy(), special.copy()
+    for more_bins, more_special, more_emission in parts[1:]:
+        bins += more_bins
+        special += more_special
+        if more_emission is not None:
+            emission = (
+                more_emission if emission is None else emission.merged(more_emission)
+            )
+    return bins, special, emission
 
 
 def _whole_sequences(
-    model, source, params, context, first, last, seq_weight, bins, special, ws
+    model, source, params, context, starts, first, last, seq_weight, bins, special, ws
 ):
-    starts = model.starts
     lo, hi = int(starts[first]), int(starts[last])
     if hi == lo:
         return None
@@ -153,10 +219,12 @@ def _whole_sequences(
     return model.emission_stats(batch, context, gamma, extra)
 
 
-def _long_sequence(model, source, params, context, s, weight, bins, special, ws):
+def _long_sequence(
+    model, source, params, context, starts, s, weight, bins, special, ws
+):
     """One sequence, block by block (see the module docstring)."""
     K = model.n_components
-    lo, hi = int(model.starts[s]), int(model.starts[s + 1])
+    lo, hi = int(starts[s]), int(starts[s + 1])
     n = hi - lo
     block = max(1, model.batch_elements // K)
     blocks = [(a, min(a + block, n)) for a in range(0, n, block)]
@@ -166,6 +234,7 @@ def _long_sequence(model, source, params, context, s, weight, bins, special, ws)
     rows = np.empty((4, K))
     terms = np.empty((K, K))
     startprob, transmat = params.startprob, params.transmat
+    transmat_t = np.ascontiguousarray(transmat.T)
 
     def emissions(a, b):
         batch = source.rows(lo + a, lo + b)
@@ -195,7 +264,7 @@ def _long_sequence(model, source, params, context, s, weight, bins, special, ws)
                 b,
                 a == 0,
                 startprob,
-                transmat,
+                transmat_t,
                 alpha,
                 scale,
                 rows[0],
@@ -266,3 +335,29 @@ def _long_sequence_log(
         part = model.emission_stats(batch, context, alpha[a:b], extra)
         emission = part if emission is None else emission.merged(part)
     return ll, xi, emission
+
+
+def infer(source, starts, seq_weight, model, params, context, what):
+    """Inference over the sequences of an in-memory ``source`` cut by
+    ``starts`` (``seq_weight`` is not used; the signature is
+    ``DaskSequenceSource.map_sequences``'s): ``(log_prob_per_sequence,
+    result)``. ``what``: 'posteriors' (smoothed, (n_samples, K)), 'score'
+    (no result), 'viterbi' (the best path, (n_samples,) int64, and each
+    sequence's log p(x, path)) or 'filtered' (p(state at t | steps up to
+    t), (n_samples, K))."""
+    log_b, _ = model.log_emissions(source, context)
+    startprob, transmat = params.startprob, params.transmat
+    if what == "viterbi":
+        path = np.empty(log_b.shape[0], dtype=np.int64)
+        _, per_sequence = _hmm_kernels.viterbi(log_b, starts, startprob, transmat, path)
+        return per_sequence, path
+    out = np.empty_like(log_b)
+    if what == "filtered":
+        per_sequence = _hmm_kernels.forward_filter(
+            log_b, starts, startprob, transmat, out
+        )
+        return per_sequence, out
+    _, per_sequence, _, _ = _hmm_kernels.forward_backward(
+        log_b, starts, startprob, transmat, out, model.scaled, np.empty(0)
+    )
+    return per_sequence, out if what == "posteriors" else None

@@ -283,8 +283,7 @@ class GMMHMMModel(BaseHMMModel):
                 "to initialize the means by k-means"
             )
         centers = kmeans(rows, K, random_state)
-        labels = np.empty(rows.n_samples, dtype=np.int64)
-        _kernels.lloyd_step(rows.X, centers, labels, _kernels.NO_WEIGHTS)
+        labels = _nearest(rows, centers)
         main_centroid = centers.mean(axis=0)
         weights = rows.weights
         means = np.empty((K, nm, rows.n_features))
@@ -294,7 +293,7 @@ class GMMHMMModel(BaseHMMModel):
                 members &= weights > 0
             if np.count_nonzero(members) >= nm:
                 cluster = MemoryRows(
-                    as_kernel_input(rows.X[members]),
+                    as_kernel_input(rows.take(np.flatnonzero(members))),
                     None if weights is None else weights[members],
                 )
                 means[k] = kmeans(cluster, nm, random_state)
@@ -472,6 +471,16 @@ class GMMHMMModel(BaseHMMModel):
         return np.where(ok, new, old)
 
 
+def _nearest(rows, centers):
+    """Each row's nearest centre: ``MemoryRows`` or, chunk by chunk,
+    ``_dask.DaskRows``."""
+    if not isinstance(rows, MemoryRows):
+        return rows.labels(centers)
+    labels = np.empty(rows.n_samples, dtype=np.int64)
+    _kernels.lloyd_step(rows.X, centers, labels, _kernels.NO_WEIGHTS)
+    return labels
+
+
 def _check_emissions(est, weights, means, covars, n_features) -> None:
     """hmmlearn's checks of weights_, means_ and covars_ (None: absent),
     with its messages; clear ValueErrors where it has none."""
@@ -556,6 +565,8 @@ class GMMHMM(BaseHMM):
     - Zero variances (or a singular covariance) are refused with a
       ``ValueError``; hmmlearn only warns.
     - ``n_init`` restarts (the best log-likelihood wins).
+    - Dask arrays whose row chunks hold whole sequences (``fit``,
+      ``score``, ``decode``, ``predict_proba``).
     - Missing values: ``nan_policy='marginalize'``.
 
     Parameters

@@ -7,11 +7,14 @@ of the mixtures), runs forward–backward over each sequence
 (``_hmm_kernels``, in parallel over sequences) and asks the source for the
 sufficient statistics of the state posteriors (``stats_from_resp``); the
 M-step is hmmlearn's, with its priors, computed from statistics centred on
-the current means.
+the current means. A Dask array whose row chunks hold whole sequences is a
+``_dask.DaskSequenceSource``: each chunk's sequences run through the same
+E-step and inference where the chunk lives (``_hmm_estep``).
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections import deque
 from dataclasses import dataclass, replace
@@ -26,7 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from . import _hmm_estep, _hmm_kernels
+from . import _dask, _hmm_estep, _hmm_kernels
 from ._covariance import compute_precision_cholesky, full_covariances
 from ._em import EMModel, current_observer, fit_em, observe_iterations
 from ._kmeans import kmeans
@@ -62,6 +65,49 @@ def sequence_starts(lengths, n_samples: int) -> np.ndarray:
     if lengths.sum() != n_samples:
         raise ValueError(f"lengths array {lengths} doesn't sum to {n_samples} samples")
     return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def sequence_chunks(lengths, chunks) -> tuple:
+    """Row chunk sizes for a Dask array of sequences: each chunk holds
+    whole sequences, as a hidden Markov model's ``fit``, ``score`` and
+    ``decode`` need.
+
+    Parameters
+    ----------
+    lengths : array-like of int
+        The sequences' lengths (hmmlearn's ``lengths``).
+    chunks : int or tuple of int
+        About how many rows a chunk should hold, or the array's row chunk
+        sizes now (``X.chunks[0]``): each chunk boundary is moved to the
+        next sequence start (a chunk left empty is dropped).
+
+    Returns
+    -------
+    chunks : tuple of int
+        Row chunk sizes, for ``X.rechunk({0: chunks})`` or
+        ``dask.array.from_array(X, chunks=(chunks, -1))``.
+
+    Examples
+    --------
+    >>> from emfast.hmm import sequence_chunks
+    >>> sequence_chunks([3, 4, 2, 5], 5)
+    (7, 7)
+    >>> sequence_chunks([3, 4, 2, 5], (2, 2, 10))
+    (3, 4, 7)
+    """
+    lengths = np.asarray(lengths)
+    starts = sequence_starts(lengths, int(lengths.sum()))
+    n_samples = int(starts[-1])
+    if isinstance(chunks, Integral):
+        if chunks < 1:
+            raise ValueError(f"chunks must be positive, got {chunks}")
+        chunks = [chunks] * -(-n_samples // chunks)
+        chunks[-1] -= sum(chunks) - n_samples
+    elif sum(chunks) != n_samples:
+        raise ValueError(
+            f"chunks sum to {sum(chunks)} rows, the lengths to {n_samples}"
+        )
+    return _dask.sequence_chunk_sizes(starts, chunks)
 
 
 def _emission_covariances(covars, covariance_type, n_components):
@@ -176,6 +222,15 @@ class BaseHMMModel(EMModel):
         self.scaled = estimator.implementation == "scaling"
         self.seq_weight = _NO_WEIGHTS if seq_weight is None else seq_weight
         self._workspace = None
+
+    def shipped(self):
+        """A copy for the tasks of a Dask array's chunks, which get their
+        sequences and arrays of their own: without this fit's sequence
+        offsets, weights and arrays."""
+        model = copy.copy(self)
+        model.starts = model.seq_weight = _NO_WEIGHTS
+        model._workspace = None
+        return model
 
     def _given(self, code, name):
         """The estimator's ``name`` when it is not to be initialized."""
@@ -484,11 +539,22 @@ class BaseHMM(PersistentModel, BaseEstimator):
         return self.nan_policy == "marginalize"
 
     def _validate_X(self, X, reset):
-        X = check_array(
-            X,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan" if self._marginalize else True,
-        )
+        """X checked (for a Dask array: its shape and dtype; its values in
+        the first pass), in the kernels' form."""
+        dask = _dask.is_dask_array(X)
+        if dask:
+            if self._marginalize:
+                raise ValueError(
+                    f"nan_policy={self.nan_policy!r} is not supported for Dask "
+                    "arrays; use nan_policy='raise' (the default) on finite data"
+                )
+            X = _dask.check_dask_array(X)
+        else:
+            X = check_array(
+                X,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite="allow-nan" if self._marginalize else True,
+            )
         if reset:
             # A means_ kept from before fixes the features (hmmlearn's message).
             if (
@@ -506,7 +572,7 @@ class BaseHMM(PersistentModel, BaseEstimator):
                 f"Unexpected number of dimensions, got {X.shape[1]} but "
                 f"expected {self.n_features}"
             )
-        return as_kernel_input(X)
+        return X if dask else as_kernel_input(X)
 
     @staticmethod
     def _check_sum_1(name, value):
@@ -554,8 +620,11 @@ class BaseHMM(PersistentModel, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences, one after another.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences, one after another. A Dask array's row chunks
+            must hold whole sequences (``sequence_chunks`` gives chunk sizes
+            that do): each iteration runs every chunk's sequences where the
+            chunk lives, and equals the in-memory fit.
         lengths : array-like of int of shape (n_sequences,), default=None
             The length of each sequence (they sum to n_samples); None: one
             sequence.
@@ -580,17 +649,13 @@ class BaseHMM(PersistentModel, BaseEstimator):
         """
         self._validate_params()
         X = self._validate_X(X, reset=True)
-        starts = sequence_starts(lengths, X.shape[0])
+        starts = sequence_starts(lengths, _dask.n_rows(X))
         seq_weight = None
-        row_weight = None
         if sample_weight is not None:
             seq_weight = check_sample_weight(sample_weight, starts.shape[0] - 1)
-            row_weight = np.repeat(seq_weight, np.diff(starts))
         self._check_given(X)
         model = self._hmm_model(starts, seq_weight)
-        if self._marginalize and np.isnan(X).any():
-            check_observed_columns(X, row_weight)
-        source = source_for(X, row_weight, self.n_components, self._marginalize)
+        source = self._fit_source(X, starts, seq_weight)
         monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         outer = current_observer()  # a progress bar around this fit, if any
 
@@ -622,6 +687,18 @@ class BaseHMM(PersistentModel, BaseEstimator):
         self.monitor_ = monitor
         return self
 
+    def _fit_source(self, X, starts, seq_weight):
+        """The data source of a fit: a Dask array's chunks of whole
+        sequences, or X with each row weighted by its sequence's weight."""
+        if _dask.is_dask_array(X):
+            return _dask.DaskSequenceSource(X, starts, seq_weight)
+        row_weight = None
+        if seq_weight is not None:
+            row_weight = np.repeat(seq_weight, np.diff(starts))
+        if self._marginalize and np.isnan(X).any():
+            check_observed_columns(X, row_weight)
+        return source_for(X, row_weight, self.n_components, self._marginalize)
+
     def _em_model(self, source, lengths=None):
         """The engine model of a fit on ``source`` cut into sequences by
         ``lengths`` (see :func:`emfast.engine.model_for`)."""
@@ -633,28 +710,44 @@ class BaseHMM(PersistentModel, BaseEstimator):
 
     # ------------------------------------------------------------ inference
 
-    def _inference(self, X, lengths):
+    def _inference(self, X, lengths, what):
+        """(log_prob, result) of ``_hmm_estep.infer(..., what)`` over the
+        sequences of X, log_prob the exact sum of the sequences'. A Dask
+        array's chunks of whole sequences run where they live, and their
+        results are gathered in memory (NumPy arrays, as for in-memory X)."""
         check_is_fitted(self, "startprob_")
         self._check()
         X = self._validate_X(X, reset=False)
-        starts = sequence_starts(lengths, X.shape[0])
+        starts = sequence_starts(lengths, _dask.n_rows(X))
         model = self._hmm_model(starts)
-        source = source_for(X, None, self.n_components, self._marginalize)
         params = self._current_params()
         # Small factorisations: BLAS threads woken after Numba's parallel
         # kernels cost milliseconds each, as in fit (see _em.fit_em).
         with threadpool_limits(limits=1, user_api="blas"):
             context = model.emission_context(params)
-        log_b, _ = model.log_emissions(source, context)
-        return starts, log_b
+        if _dask.is_dask_array(X):
+            parts = _dask.DaskSequenceSource(X, starts).map_sequences(
+                _hmm_estep.infer, (model.shipped(), params, context, what)
+            )
+            per_sequence = np.concatenate([part[0] for part in parts])
+            result = None
+            if what != "score":
+                result = np.concatenate([part[1] for part in parts])
+        else:
+            source = source_for(X, None, self.n_components, self._marginalize)
+            per_sequence, result = _hmm_estep.infer(
+                source, starts, _NO_WEIGHTS, model, params, context, what
+            )
+        return float(_hmm_kernels._exact_sum(per_sequence)), result
 
     def score_samples(self, X, lengths=None):
         """Log-likelihood of X and the state posteriors.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
 
@@ -674,26 +767,16 @@ class BaseHMM(PersistentModel, BaseEstimator):
         >>> post.shape, bool(np.allclose(post.sum(axis=1), 1))
         ((100, 2), True)
         """
-        starts, log_b = self._inference(X, lengths)
-        gamma = np.empty_like(log_b)
-        log_prob, _, _, _ = _hmm_kernels.forward_backward(
-            log_b,
-            starts,
-            self.startprob_,
-            self.transmat_,
-            gamma,
-            self.implementation == "scaling",
-            _NO_WEIGHTS,
-        )
-        return float(log_prob), gamma
+        return self._inference(X, lengths, "posteriors")
 
     def score(self, X, lengths=None):
         """Log-likelihood of X under the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
 
@@ -711,15 +794,16 @@ class BaseHMM(PersistentModel, BaseEstimator):
         >>> bool(model.score(X) == model.score_samples(X)[0])
         True
         """
-        return self.score_samples(X, lengths)[0]
+        return self._inference(X, lengths, "score")[0]
 
     def decode(self, X, lengths=None, algorithm=None):
         """The most probable state sequence.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
         algorithm : {'viterbi', 'map'}, default=None
@@ -751,20 +835,16 @@ class BaseHMM(PersistentModel, BaseEstimator):
             return float(np.max(posteriors, axis=1).sum()), np.argmax(
                 posteriors, axis=1
             )
-        starts, log_b = self._inference(X, lengths)
-        path = np.empty(log_b.shape[0], dtype=np.int64)
-        log_prob, _ = _hmm_kernels.viterbi(
-            log_b, starts, self.startprob_, self.transmat_, path
-        )
-        return float(log_prob), path
+        return self._inference(X, lengths, "viterbi")
 
     def predict(self, X, lengths=None):
         """The decoded states (``decode(X, lengths)[1]``).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
 
@@ -788,8 +868,9 @@ class BaseHMM(PersistentModel, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
         causal : bool, default=False
@@ -817,12 +898,7 @@ class BaseHMM(PersistentModel, BaseEstimator):
         """
         if not causal:
             return self.score_samples(X, lengths)[1]
-        starts, log_b = self._inference(X, lengths)
-        alpha = np.empty_like(log_b)
-        _hmm_kernels.forward_filter(
-            log_b, starts, self.startprob_, self.transmat_, alpha
-        )
-        return alpha
+        return self._inference(X, lengths, "filtered")[1]
 
     def sample(self, n_samples=1, random_state=None, currstate=None):
         """Draw a sequence from the model.
@@ -878,8 +954,9 @@ class BaseHMM(PersistentModel, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
 
@@ -905,8 +982,9 @@ class BaseHMM(PersistentModel, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            The sequences (a Dask array's row chunks hold whole sequences,
+            and run where they live; the results are NumPy arrays).
         lengths : array-like of int, default=None
             Their lengths.
 
@@ -923,7 +1001,8 @@ class BaseHMM(PersistentModel, BaseEstimator):
         >>> bool(np.isfinite(GaussianHMM(2, random_state=0).fit(X).bic(X)))
         True
         """
-        n_samples = len(check_array(X))
+        dask = _dask.is_dask_array(X)
+        n_samples = _dask.n_rows(X) if dask else len(check_array(X))
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n_samples)
 
     def get_stationary_distribution(self):
@@ -959,8 +1038,8 @@ class GaussianHMM(BaseHMM):
     hmmlearn 0.3; the E-step's emission densities and statistics run on
     emfast's Gaussian kernels and forward–backward runs in parallel over
     sequences. Beyond hmmlearn: ``n_init`` restarts (the best
-    log-likelihood wins) and transition rows that stay valid for states
-    never left.
+    log-likelihood wins), transition rows that stay valid for states
+    never left, and Dask arrays whose row chunks hold whole sequences.
 
     Parameters
     ----------
