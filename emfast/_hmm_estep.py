@@ -253,10 +253,12 @@ def _long_sequence(
     ok = model.scaled
     emission = None
     if ok:
+        run = np.empty(3)
+        _hmm_kernels.new_run(run)
         for a, b in blocks:
             _, log_b, _ = emissions(a, b)
             probs, tops = probabilities(log_b)
-            ll, ok = _hmm_kernels.forward_scaled(
+            ok = _hmm_kernels.forward_scaled(
                 probs,
                 tops,
                 a,
@@ -268,10 +270,11 @@ def _long_sequence(
                 alpha,
                 scale,
                 rows[0],
-                ll,
+                run,
             )
             if not ok:
                 break
+        ll = _hmm_kernels.run_value(run)
     if ok:
         for a, b in reversed(blocks):
             batch, log_b, extra = emissions(a, b)

@@ -56,6 +56,7 @@ _MANT_MASK = (1 << 52) - 1
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
+_LN2 = 0.6931471805599453
 _ROUND_MAGIC = 6755399441055744.0
 _ROUND_MAGIC_BITS = 0x4338000000000000
 _HIDDEN_BIT = 1 << 52
@@ -271,19 +272,21 @@ def emission_probabilities(log_b, probs, tops):
     n_rows, n_states = log_b.shape
     n_blocks = (n_rows + _EMISSION_ROWS - 1) // _EMISSION_ROWS
     for block in prange(n_blocks):
-        for t in range(
-            block * _EMISSION_ROWS, min(n_rows, (block + 1) * _EMISSION_ROWS)
-        ):
+        lo = block * _EMISSION_ROWS
+        hi = min(n_rows, lo + _EMISSION_ROWS)
+        for t in range(lo, hi):
             top = log_b[t, 0]
             for k in range(1, n_states):
                 top = max(top, log_b[t, k])
             tops[t] = top
-            if math.isfinite(top):
-                for k in range(n_states):
-                    probs[t, k] = exp(log_b[t, k] - top)
-            else:
-                for k in range(n_states):
-                    probs[t, k] = 0.0
+            finite = math.isfinite(top)
+            for k in range(n_states):
+                probs[t, k] = log_b[t, k] - top if finite else -np.inf
+        # Then exp over the block's values as one flat loop: a vector loop
+        # even when there are only a few states.
+        flat = probs[lo:hi].reshape(-1)
+        for e in range(flat.shape[0]):
+            flat[e] = exp(flat[e])
 
 
 # --------------------------------------------------------------------------
@@ -300,20 +303,23 @@ def emission_probabilities(log_b, probs, tops):
 
 @jit()
 def forward_scaled(
-    probs, tops, off, lo, hi, first, startprob, transmat_t, alpha, scale, pred, ll
+    probs, tops, off, lo, hi, first, startprob, transmat_t, alpha, scale, pred, run
 ):
     """The scaled forward pass: alpha[t] = p(z_t | x_0..t) (normalised
     forward variables) and scale[t] (the normaliser c_t); ``transmat_t`` is
-    the transition matrix transposed (C-contiguous). ``ll`` is the
-    log-likelihood of the steps before lo; returns (log-likelihood through
-    step hi - 1, ok): it adds tops[t] + log c_t per step. ok is False when a
-    step's maximum is not finite or c_t < _MIN_SCALE (the caller then runs
-    the sequence in log space). pred (K,) is scratch."""
+    the transition matrix transposed (C-contiguous). ``run`` (3,) carries
+    the log-likelihood of the steps so far (``new_run``, ``run_value``):
+    the sum of tops[t], and the product of the c_t as a float times 2 to
+    an integer power, so that no step pays for a logarithm. Returns ok:
+    False when a step's maximum is not finite or c_t < _MIN_SCALE (the
+    caller then runs the sequence in log space). pred (K,) is scratch."""
     n_states = transmat_t.shape[0]
+    top_sum = run[0]
+    product = run[1]
     for t in range(lo, hi):
         top = tops[t - off]
         if not math.isfinite(top):
-            return ll, False
+            return False
         c = 0.0
         if t == lo and first:
             for k in range(n_states):
@@ -330,13 +336,36 @@ def forward_scaled(
                 pred[j] = v
                 c += v
         if not c >= _MIN_SCALE:
-            return ll, False
+            return False
         inv = 1.0 / c
         for k in range(n_states):
             alpha[t, k] = pred[k] * inv
         scale[t] = c
-        ll += top + math.log(c)
-    return ll, True
+        top_sum += top
+        # c <= 1 (up to rounding) and >= _MIN_SCALE: renormalised below
+        # 1e-90, the product stays a normal number.
+        product *= c
+        if product < 1e-90:
+            m, e = math.frexp(product)
+            product = m
+            run[2] += e
+        run[0] = top_sum
+        run[1] = product
+    return True
+
+
+@jit()
+def new_run(run):
+    """Reset a ``forward_scaled`` run (3,) to no steps."""
+    run[0] = 0.0
+    run[1] = 1.0
+    run[2] = 0.0
+
+
+@jit()
+def run_value(run):
+    """The log-likelihood of a ``forward_scaled`` run."""
+    return run[0] + (math.log(run[1]) + run[2] * _LN2)
 
 
 @jit()
@@ -585,6 +614,7 @@ def sequences_e_step(
         last = task_bounds[task + 1]
         rows = np.empty((4, n_states))
         pred = np.empty(n_states)
+        run = np.empty(3)
         xi = np.empty((n_states, n_states))
         terms = np.empty((n_states, n_states))
         t_bins = task_bins[task]
@@ -598,7 +628,8 @@ def sequences_e_step(
             ok = False
             xi[:, :] = 0.0
             if scaled:
-                ll, ok = forward_scaled(
+                new_run(run)
+                ok = forward_scaled(
                     probs,
                     tops,
                     0,
@@ -610,8 +641,9 @@ def sequences_e_step(
                     gamma,
                     scale,
                     pred,
-                    0.0,
+                    run,
                 )
+                ll = run_value(run)
                 if ok:
                     ok = backward_scaled(
                         probs,
@@ -795,12 +827,14 @@ def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
     per_sequence = np.zeros(n_sequences)
     for task in prange(n_tasks):
         work = np.empty(n_states)
+        run = np.empty(3)
         for s in range(bounds[task], bounds[task + 1]):
             lo = starts[s]
             hi = starts[s + 1]
             if hi == lo:
                 continue
-            ll, ok = forward_scaled(
+            new_run(run)
+            ok = forward_scaled(
                 probs,
                 tops,
                 0,
@@ -812,8 +846,9 @@ def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
                 alpha,
                 scale,
                 work,
-                0.0,
+                run,
             )
+            ll = run_value(run)
             if not ok:
                 forward_log(
                     log_b, 0, lo, hi, True, log_startprob, log_transmat_t, alpha, work
