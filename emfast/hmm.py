@@ -1001,8 +1001,8 @@ class BaseHMM(PersistentModel, BaseEstimator):
         >>> bool(np.isfinite(GaussianHMM(2, random_state=0).fit(X).bic(X)))
         True
         """
-        dask = _dask.is_dask_array(X)
-        n_samples = _dask.n_rows(X) if dask else len(check_array(X))
+        check_is_fitted(self, "startprob_")
+        n_samples = self._validate_X(X, reset=False).shape[0]
         return -2 * self.score(X, lengths) + self._n_parameters() * np.log(n_samples)
 
     def get_stationary_distribution(self):

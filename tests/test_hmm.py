@@ -444,6 +444,13 @@ def test_marginalize_missing_values(covariance_type):
     post = model.predict_proba(holes)
     assert_allclose(post.sum(axis=1), 1.0)
     assert model.predict(holes).shape == (300,)
+    n_params = model._n_parameters()
+    assert model.bic(holes) == pytest.approx(
+        -2 * model.score(holes) + n_params * np.log(300), rel=1e-12
+    )
+    assert model.aic(holes) == pytest.approx(
+        -2 * model.score(holes) + 2 * n_params, rel=1e-12
+    )
     complete = with_start(
         GaussianHMM(K, nan_policy="marginalize", **kwargs), covariance_type
     )
