@@ -347,20 +347,43 @@ def infer(source, starts, seq_weight, model, params, context, what):
     result)``. ``what``: 'posteriors' (smoothed, (n_samples, K)), 'score'
     (no result), 'viterbi' (the best path, (n_samples,) int64, and each
     sequence's log p(x, path)) or 'filtered' (p(state at t | steps up to
-    t), (n_samples, K))."""
-    log_b, _ = model.log_emissions(source, context)
+    t), (n_samples, K)).
+
+    Runs the E-step's batches of whole sequences (``sequence_batches``),
+    with emission arrays of one batch reused from batch to batch; a
+    sequence longer than a batch is one batch of its own. Every sequence's
+    result is what one pass over all the data would give."""
+    K = model.n_components
+    n_rows = int(starts[-1])
     startprob, transmat = params.startprob, params.transmat
+    per_sequence = np.zeros(starts.shape[0] - 1)
     if what == "viterbi":
-        path = np.empty(log_b.shape[0], dtype=np.int64)
-        _, per_sequence = _hmm_kernels.viterbi(log_b, starts, startprob, transmat, path)
-        return per_sequence, path
-    out = np.empty_like(log_b)
-    if what == "filtered":
-        per_sequence = _hmm_kernels.forward_filter(
-            log_b, starts, startprob, transmat, out
+        result = np.empty(n_rows, dtype=np.int64)
+    elif what == "score":
+        result = None
+    else:
+        result = np.empty((n_rows, K))
+    ws = Workspace()
+    for first, last, _ in sequence_batches(starts, K, model.batch_elements):
+        lo, hi = int(starts[first]), int(starts[last])
+        if hi == lo:
+            continue
+        local = starts[first : last + 1] - lo
+        log_b, _ = model.log_emissions(
+            source.rows(lo, hi), context, ws.array("log_b", (hi - lo, K))
         )
-        return per_sequence, out
-    _, per_sequence, _, _ = _hmm_kernels.forward_backward(
-        log_b, starts, startprob, transmat, out, model.scaled, np.empty(0)
-    )
-    return per_sequence, out if what == "posteriors" else None
+        if what == "viterbi":
+            _, part = _hmm_kernels.viterbi(
+                log_b, local, startprob, transmat, result[lo:hi]
+            )
+        elif what == "filtered":
+            part = _hmm_kernels.forward_filter(
+                log_b, local, startprob, transmat, result[lo:hi]
+            )
+        else:
+            out = ws.array("gamma", (hi - lo, K)) if result is None else result[lo:hi]
+            _, part, _, _ = _hmm_kernels.forward_backward(
+                log_b, local, startprob, transmat, out, model.scaled, np.empty(0)
+            )
+        per_sequence[first:last] = part
+    return per_sequence, result

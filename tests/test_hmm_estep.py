@@ -155,3 +155,32 @@ def test_workspace_reuses_its_arrays():
     assert np.shares_memory(a, b) and b.shape == (4, 3)
     c = ws.array("x", (20, 3))
     assert c.shape == (20, 3)
+
+
+def test_inference_in_batches_matches_one_pass():
+    X = _data(4)
+    est = GaussianHMM(3, n_iter=3, random_state=0).fit(X, LENGTHS)
+    ref = (
+        est.decode(X, LENGTHS),
+        est.predict_proba(X, LENGTHS),
+        est.predict_proba(X, LENGTHS, causal=True),
+        est.score(X, LENGTHS),
+    )
+    model_class = type(est._hmm_model(np.array([0, 1])))
+    old = model_class.batch_elements
+    try:
+        # Batches of at most 30 rows; the three long sequences alone.
+        model_class.batch_elements = 90
+        got = (
+            est.decode(X, LENGTHS),
+            est.predict_proba(X, LENGTHS),
+            est.predict_proba(X, LENGTHS, causal=True),
+            est.score(X, LENGTHS),
+        )
+    finally:
+        model_class.batch_elements = old
+    assert got[0][0] == ref[0][0]
+    assert_array_equal(got[0][1], ref[0][1])
+    assert_array_equal(got[1], ref[1])
+    assert_array_equal(got[2], ref[2])
+    assert got[3] == ref[3]
