@@ -12,8 +12,10 @@ blocks keeps only the forward variables and the per-step normalisers (K + 1
 values per step); the backward pass recomputes each block's emission
 densities, in reverse block order, and hands each block's posteriors to the
 emission statistics. The same kernels run both ways, with the same
-arithmetic in the same order, so a long sequence gets the same bits as a
-short one would.
+arithmetic in the same order, so a long sequence's posteriors,
+log-likelihood and transition counts are the same bits as in one pass (its
+emission statistics are summed block by block, so their last bits
+differ).
 
 Memory: besides the data, a fit holds the batch arrays (emissions,
 emission probabilities, posteriors: 3 × 8 × ``BATCH_ELEMENTS`` bytes), and
