@@ -357,6 +357,7 @@ import numba
 import numpy as np
 
 from emfast import GaussianHMM
+from emfast.hmm import HMMModel
 
 assert numba.get_num_threads() == int(sys.argv[2])
 warnings.simplefilter("ignore")
@@ -376,13 +377,20 @@ for implementation in ("log", "scaling"):
         out[key + "history"] = np.array(model.monitor_.history)
         out[key + "posteriors"] = model.predict_proba(X, lengths)
         out[key + "path"] = model.predict(X, lengths)
+# Small batches: many batches, and the sequences longer than 200 steps run
+# block by block.
+HMMModel.batch_elements = 600
+model = GaussianHMM(3, random_state=0, n_iter=5, tol=0).fit(X, lengths)
+out["batched_means"] = model.means_
+out["batched_history"] = np.array(model.monitor_.history)
+out["batched_posteriors"] = model.predict_proba(X, lengths)
 np.savez(sys.argv[1], **out)
 """
 
 
 def test_fit_is_bit_identical_across_thread_counts(tmp_path):
     results = results_by_thread_count(HMM_THREADS_SCRIPT, tmp_path)
-    assert len(results[1]) == 2 * 4 * 7
+    assert len(results[1]) == 2 * 4 * 7 + 3
     assert_same_bits(results)
 
 
