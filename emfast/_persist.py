@@ -220,8 +220,8 @@ def probabilities(tol: float | None = None):
             total = math.fsum(value[index])
             if not abs(total - 1.0) <= limit:
                 if index:
-                    raise ValueError(f"{name}{list(index)} sums to {total!r}, not 1")
-                raise ValueError(f"{name} sum to {total!r}, not 1")
+                    raise ValueError(f"{name}{list(index)} sums to {total:.12g}, not 1")
+                raise ValueError(f"{name} sum to {total:.12g}, not 1")
 
     return check
 

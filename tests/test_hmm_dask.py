@@ -193,7 +193,7 @@ def test_empty_chunks_and_one_chunk():
     assert_same_fit(a, clone(model).fit(da.from_array(X, chunks=-1), LENGTHS))
     # A chunk per sequence: two levels of the tree of sums.
     assert_same_fit(
-        a, clone(model).fit(da.from_array(X, chunks=(LENGTHS, -1)), LENGTHS)
+        a, clone(model).fit(da.from_array(X, chunks=(tuple(LENGTHS), -1)), LENGTHS)
     )
     assert_array_equal(a.predict(dX, LENGTHS), a.predict(X, LENGTHS))
 
