@@ -525,10 +525,10 @@ def accumulator(n_states):
 
 
 @jit()
-def accumulate(bins, special, log_likelihood, start, xi, weight):
-    """Add one sequence's terms (its log-likelihood, posterior at the first
-    step (K,) and transition counts (K, K)), times ``weight``, to an
-    ``accumulator``; nothing for a weight of 0."""
+def _add_sequence(bins, special, log_likelihood, start, xi, weight):
+    """Add one sequence's terms times ``weight`` to an ``accumulator``,
+    without propagating carries (callers carry at least every
+    _ACC_CARRY_EVERY sequences); nothing for a weight of 0."""
     if weight == 0.0:
         return
     n_states = start.shape[0]
@@ -538,6 +538,14 @@ def accumulate(bins, special, log_likelihood, start, xi, weight):
     for i in range(n_states):
         for j in range(n_states):
             _acc_add(bins, special, 1 + n_states + i * n_states + j, weight * xi[i, j])
+
+
+@jit()
+def accumulate(bins, special, log_likelihood, start, xi, weight):
+    """Add one sequence's terms (its log-likelihood, posterior at the first
+    step (K,) and transition counts (K, K)), times ``weight``, to an
+    ``accumulator``; nothing for a weight of 0."""
+    _add_sequence(bins, special, log_likelihood, start, xi, weight)
     for slot in range(bins.shape[0]):
         _acc_carry(bins[slot])
 
@@ -689,18 +697,7 @@ def sequences_e_step(
                     xi[:, :] = np.nan
             per_sequence[s] = ll
             w = seq_weight[s] if weighted else 1.0
-            if w != 0.0:
-                _acc_add(t_bins, t_special, 0, w * ll)
-                for k in range(n_states):
-                    _acc_add(t_bins, t_special, 1 + k, w * gamma[lo, k])
-                for i in range(n_states):
-                    for j in range(n_states):
-                        _acc_add(
-                            t_bins,
-                            t_special,
-                            1 + n_states + i * n_states + j,
-                            w * xi[i, j],
-                        )
+            _add_sequence(t_bins, t_special, ll, gamma[lo], xi, w)
             if (s - first + 1) % _ACC_CARRY_EVERY == 0:
                 for slot in range(n_slots):
                     _acc_carry(t_bins[slot])
