@@ -17,7 +17,9 @@ A case that raised when recorded must raise the same exception class with
 the same message. ``EMFAST_GOLDEN_FILE`` points the test at another file.
 
 The grid is recomputed in a subprocess whose kernels are loaded from Numba's
-disk cache (a first subprocess compiles them into a private cache). The
+disk cache: a first subprocess fills the cache (the test session's own, where
+the session has already compiled most kernels; it compiles the rest), the
+second loads every kernel from it. The
 same source compiled in the running process and the object code Numba
 writes to its cache are two compilations, and with the ``reassoc`` fastmath
 flag LLVM may group the kernels' sums differently in each: results differ
@@ -59,10 +61,10 @@ def golden():
 
 @pytest.fixture(scope="module")
 def recomputed(tmp_path_factory):
-    """The outputs of the whole grid, from kernels loaded from a private
-    Numba cache (see the module docstring)."""
+    """The outputs of the whole grid, from kernels loaded from Numba's disk
+    cache (see the module docstring)."""
     tmp = tmp_path_factory.mktemp("golden")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp / "numba-cache"))
+    env = dict(os.environ)
     env.pop("EMFAST_CACHE", None)
     script = str(GOLDEN_DIR / "make_golden.py")
     for run in ("compile", "cached"):
