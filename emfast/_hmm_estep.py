@@ -347,9 +347,9 @@ def infer(source, starts, seq_weight, model, params, context, what):
     ``starts`` (``seq_weight`` is not used; the signature is
     ``DaskSequenceSource.map_sequences``'s): ``(log_prob_per_sequence,
     result)``. ``what``: 'posteriors' (smoothed, (n_samples, K)), 'score'
-    (no result), 'viterbi' (the best path, (n_samples,) int64, and each
-    sequence's log p(x, path)) or 'filtered' (p(state at t | steps up to
-    t), (n_samples, K)).
+    (no result: the forward pass alone), 'viterbi' (the best path,
+    (n_samples,) int64, and each sequence's log p(x, path)) or 'filtered'
+    (p(state at t | steps up to t), (n_samples, K)).
 
     Runs the E-step's batches of whole sequences (``sequence_batches``),
     with emission arrays of one batch reused from batch to batch; a
@@ -382,10 +382,24 @@ def infer(source, starts, seq_weight, model, params, context, what):
             part = _hmm_kernels.forward_filter(
                 log_b, local, startprob, transmat, result[lo:hi]
             )
+        elif what == "score":
+            part = _hmm_kernels.forward_log_likelihoods(
+                log_b,
+                local,
+                startprob,
+                transmat,
+                model.scaled,
+                ws.array("gamma", (hi - lo, K)),
+            )
         else:
-            out = ws.array("gamma", (hi - lo, K)) if result is None else result[lo:hi]
             _, part, _, _ = _hmm_kernels.forward_backward(
-                log_b, local, startprob, transmat, out, model.scaled, np.empty(0)
+                log_b,
+                local,
+                startprob,
+                transmat,
+                result[lo:hi],
+                model.scaled,
+                np.empty(0),
             )
         per_sequence[first:last] = part
     return per_sequence, result

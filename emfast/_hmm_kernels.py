@@ -814,7 +814,9 @@ def viterbi(log_b, starts, startprob, transmat, path):
 
 
 @jit(parallel=True)
-def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
+def _filter(
+    log_b, probs, tops, starts, startprob, transmat, alpha, scale, scaled, posteriors
+):
     n_states = transmat.shape[0]
     n_sequences = starts.shape[0] - 1
     log_startprob, _, log_transmat_t = log_params(startprob, transmat)
@@ -830,31 +832,35 @@ def _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale):
             hi = starts[s + 1]
             if hi == lo:
                 continue
-            new_run(run)
-            ok = forward_scaled(
-                probs,
-                tops,
-                0,
-                lo,
-                hi,
-                True,
-                startprob,
-                transmat_t,
-                alpha,
-                scale,
-                work,
-                run,
-            )
-            ll = run_value(run)
+            ok = False
+            ll = 0.0
+            if scaled:
+                new_run(run)
+                ok = forward_scaled(
+                    probs,
+                    tops,
+                    0,
+                    lo,
+                    hi,
+                    True,
+                    startprob,
+                    transmat_t,
+                    alpha,
+                    scale,
+                    work,
+                    run,
+                )
+                ll = run_value(run)
             if not ok:
                 forward_log(
                     log_b, 0, lo, hi, True, log_startprob, log_transmat_t, alpha, work
                 )
                 ll = logsumexp(alpha[hi - 1])
-                for t in range(lo, hi):
-                    norm = logsumexp(alpha[t])
-                    for k in range(n_states):
-                        alpha[t, k] = math.exp(alpha[t, k] - norm)
+                if posteriors:
+                    for t in range(lo, hi):
+                        norm = logsumexp(alpha[t])
+                        for k in range(n_states):
+                            alpha[t, k] = math.exp(alpha[t, k] - norm)
             per_sequence[s] = ll
     return per_sequence
 
@@ -871,7 +877,27 @@ def forward_filter(log_b, starts, startprob, transmat, alpha):
     tops = np.empty(log_b.shape[0])
     emission_probabilities(log_b, probs, tops)
     scale = np.empty(log_b.shape[0])
-    return _filter(log_b, probs, tops, starts, startprob, transmat, alpha, scale)
+    return _filter(
+        log_b, probs, tops, starts, startprob, transmat, alpha, scale, True, True
+    )
+
+
+def forward_log_likelihoods(log_b, starts, startprob, transmat, scaled, work):
+    """Each sequence's log-likelihood (S,) by the forward pass alone, as
+    ``sequences_e_step`` computes it (scaled or in log space); ``work`` is
+    an (N, K) scratch array."""
+    n_rows = log_b.shape[0]
+    if scaled:
+        probs = np.empty_like(log_b)
+        tops = np.empty(n_rows)
+        emission_probabilities(log_b, probs, tops)
+        scale = np.empty(n_rows)
+    else:
+        probs = np.empty((0, log_b.shape[1]))
+        tops = scale = np.empty(0)
+    return _filter(
+        log_b, probs, tops, starts, startprob, transmat, work, scale, scaled, False
+    )
 
 
 @jit()

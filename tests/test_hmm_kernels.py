@@ -506,6 +506,39 @@ THREADS_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("scaled", [True, False])
+def test_forward_pass_alone_gives_the_same_log_likelihoods(scaled):
+    """``forward_log_likelihoods`` (what ``score`` runs) gives every
+    sequence's log-likelihood to the bit as forward-backward does: on many
+    sequences with far outliers and a zero transition, with one sequence of
+    probability zero, and on a sequence that the scaled recursions hand to
+    log space (see test_outlier_on_the_only_possible_state)."""
+    log_b, starts, startprob, transmat, _ = many_sequences(9)
+    log_b[starts[5]] = -np.inf  # no state can emit this step
+    one = np.zeros((12, 2))
+    one[:, 0] = -1.0
+    one[5] = [-1e5, 0.0]
+    cases = [
+        (log_b, starts, startprob, transmat),
+        (one, offsets([12]), np.array([1.0, 0.0]), np.eye(2)),
+    ]
+    for log_b, starts, startprob, transmat in cases:
+        gamma = np.empty_like(log_b)
+        _, expected, _, _ = hk.forward_backward(
+            log_b, starts, startprob, transmat, gamma, scaled, NO_WEIGHTS
+        )
+        work = np.empty_like(log_b)
+        ours = hk.forward_log_likelihoods(
+            log_b, starts, startprob, transmat, scaled, work
+        )
+        assert_array_equal(ours, expected)
+    first = cases[0]
+    gamma = np.empty_like(first[0])
+    _, expected, _, _ = hk.forward_backward(*first, gamma, scaled, NO_WEIGHTS)
+    assert expected[5] == -np.inf
+    assert np.isfinite(np.delete(expected, 5)).all()
+
+
 def test_bit_identical_across_thread_counts(tmp_path):
     """Several tasks over 300 sequences: 1 and 2 threads give the same bits
     for every output of the three kernels, both implementations."""
