@@ -515,6 +515,51 @@ def _fill_nan(a, lo, hi):
 
 
 @jit()
+def _forward_sequence(
+    log_b,
+    probs,
+    tops,
+    lo,
+    hi,
+    startprob,
+    transmat_t,
+    log_startprob,
+    log_transmat_t,
+    alpha,
+    scale,
+    work,
+    run,
+    scaled,
+):
+    """The forward pass of the whole sequence in rows lo:hi: with
+    ``scaled``, ``forward_scaled``, and where it gives up (or without
+    ``scaled``) ``forward_log``. Returns (ok, log-likelihood): ok when the
+    scaled pass held (alpha: its normalised forward variables, scale: its
+    normalisers); otherwise alpha holds the log forward variables. work
+    (K,) and run (3,) are scratch."""
+    if scaled:
+        new_run(run)
+        ok = forward_scaled(
+            probs,
+            tops,
+            0,
+            lo,
+            hi,
+            True,
+            startprob,
+            transmat_t,
+            alpha,
+            scale,
+            work,
+            run,
+        )
+        if ok:
+            return True, run_value(run)
+    forward_log(log_b, 0, lo, hi, True, log_startprob, log_transmat_t, alpha, work)
+    return False, logsumexp(alpha[hi - 1])
+
+
+@jit()
 def accumulator(n_states):
     """An exact accumulator for the sums of ``sequences_e_step``: bins
     (1 + K + K * K, _ACC_BINS) int64 and special (1 + K + K * K,) float64,
@@ -632,52 +677,57 @@ def sequences_e_step(
             hi = starts[s + 1]
             if hi == lo:
                 continue
-            ll = 0.0
-            ok = False
             xi[:, :] = 0.0
-            if scaled:
-                new_run(run)
-                ok = forward_scaled(
+            ok, ll = _forward_sequence(
+                log_b,
+                probs,
+                tops,
+                lo,
+                hi,
+                startprob,
+                transmat_t,
+                log_startprob,
+                log_transmat_t,
+                gamma,
+                scale,
+                pred,
+                run,
+                scaled,
+            )
+            if ok:
+                ok = backward_scaled(
                     probs,
-                    tops,
                     0,
                     lo,
                     hi,
                     True,
-                    startprob,
-                    transmat_t,
+                    True,
+                    transmat,
                     gamma,
                     scale,
-                    pred,
-                    run,
+                    rows[0],
+                    rows[1],
+                    xi,
                 )
-                ll = run_value(run)
-                if ok:
-                    ok = backward_scaled(
-                        probs,
-                        0,
-                        lo,
-                        hi,
-                        True,
-                        True,
-                        transmat,
-                        gamma,
-                        scale,
-                        rows[0],
-                        rows[1],
-                        xi,
-                    )
                 if ok:
                     for i in range(n_states):
                         for j in range(n_states):
                             xi[i, j] *= transmat[i, j]
                 else:
                     xi[:, :] = 0.0
+                    forward_log(
+                        log_b,
+                        0,
+                        lo,
+                        hi,
+                        True,
+                        log_startprob,
+                        log_transmat_t,
+                        gamma,
+                        pred,
+                    )
+                    ll = logsumexp(gamma[hi - 1])
             if not ok:
-                forward_log(
-                    log_b, 0, lo, hi, True, log_startprob, log_transmat_t, gamma, pred
-                )
-                ll = logsumexp(gamma[hi - 1])
                 if math.isfinite(ll):
                     backward_log(
                         log_b,
@@ -832,35 +882,27 @@ def _filter(
             hi = starts[s + 1]
             if hi == lo:
                 continue
-            ok = False
-            ll = 0.0
-            if scaled:
-                new_run(run)
-                ok = forward_scaled(
-                    probs,
-                    tops,
-                    0,
-                    lo,
-                    hi,
-                    True,
-                    startprob,
-                    transmat_t,
-                    alpha,
-                    scale,
-                    work,
-                    run,
-                )
-                ll = run_value(run)
-            if not ok:
-                forward_log(
-                    log_b, 0, lo, hi, True, log_startprob, log_transmat_t, alpha, work
-                )
-                ll = logsumexp(alpha[hi - 1])
-                if posteriors:
-                    for t in range(lo, hi):
-                        norm = logsumexp(alpha[t])
-                        for k in range(n_states):
-                            alpha[t, k] = math.exp(alpha[t, k] - norm)
+            ok, ll = _forward_sequence(
+                log_b,
+                probs,
+                tops,
+                lo,
+                hi,
+                startprob,
+                transmat_t,
+                log_startprob,
+                log_transmat_t,
+                alpha,
+                scale,
+                work,
+                run,
+                scaled,
+            )
+            if not ok and posteriors:
+                for t in range(lo, hi):
+                    norm = logsumexp(alpha[t])
+                    for k in range(n_states):
+                        alpha[t, k] = math.exp(alpha[t, k] - norm)
             per_sequence[s] = ll
     return per_sequence
 

@@ -175,13 +175,7 @@ def _scheduler_list(text: str) -> list[str]:
     """argparse type: comma-separated Dask schedulers."""
     from .bench import DASK_SCHEDULERS
 
-    names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    if not names or any(name not in DASK_SCHEDULERS for name in names):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated names from {','.join(DASK_SCHEDULERS)}, "
-            f"got {text!r}"
-        )
-    return list(dict.fromkeys(names))
+    return _name_list(DASK_SCHEDULERS)(text)
 
 
 def _add_bench_parser(subparsers) -> None:
