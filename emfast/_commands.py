@@ -1,5 +1,5 @@
 """The data subcommands of ``emfast``: ``fit``, ``predict``, ``plot`` and
-``hmm``.
+``hmm``; and ``compile``.
 
 ``emfast fit DATA -k K -o MODEL.npz`` fits a mixture to a data file and saves
 it (``GaussianMixture.save``); ``emfast predict MODEL DATA -o OUT`` writes
@@ -8,16 +8,20 @@ labels or probabilities; ``emfast plot MODEL DATA -o FIG.png`` draws the fit
 MODEL.npz`` fits a hidden Markov model (``GaussianHMM`` or ``GMMHMM``) to the
 sequences of a data file, cut by ``--lengths FILE`` or ``--sequence-column
 N``; ``emfast hmm decode MODEL DATA -o STATES`` writes the decoded states.
-Errors reach the user as one line on stderr (see ``cli.main``).
+``emfast compile`` fills Numba's cache with every kernel ahead of time
+(``_compile``). Errors reach the user as one line on stderr (see
+``cli.main``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
+from time import perf_counter
 
 import numpy as np
 
@@ -76,9 +80,76 @@ def _k_range(text: str) -> range:
     return range(bounds[0], bounds[1] + 1)
 
 
+def name_list(choices):
+    """argparse type: comma-separated names from ``choices``."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip().lower() for name in text.split(",") if name.strip()]
+        if not names or any(name not in choices for name in names):
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated names from {','.join(choices)}, got {text!r}"
+            )
+        return list(dict.fromkeys(names))
+
+    return parse
+
+
+def _add_compile_parser(subparsers) -> None:
+    from ._compile import DTYPES, MODELS
+
+    compile_ = subparsers.add_parser(
+        "compile",
+        help="compile every kernel into Numba's on-disk cache, ahead of time",
+        description=(
+            "Compile every kernel that the models use (or load it from the "
+            "cache) by running each model once on a few points, for float64 "
+            "and float32 data, so that later fits do not wait for the "
+            "compiler: for container images and read-only installs. The "
+            "kernels go to Numba's cache (the package's __pycache__, or "
+            "NUMBA_CACHE_DIR); they are kept for this CPU model."
+        ),
+    )
+    compile_.add_argument(
+        "--models",
+        type=name_list(MODELS),
+        default=list(MODELS),
+        metavar="LIST",
+        help=f"comma-separated models from {','.join(MODELS)} (default: all)",
+    )
+    compile_.add_argument(
+        "--dtypes",
+        type=name_list(DTYPES),
+        default=list(DTYPES),
+        metavar="LIST",
+        help=f"comma-separated data types from {','.join(DTYPES)} (default: both)",
+    )
+    compile_.add_argument(
+        "--quiet", action="store_true", help="print only the total time"
+    )
+    compile_.set_defaults(handler=_compile)
+
+
+def _compile(args) -> int:
+    from ._compile import cache_location, compile_kernels
+    from ._jit import _cache_enabled
+
+    if not _cache_enabled():
+        raise ValueError(
+            f"the compile cache is off (EMFAST_CACHE={os.environ['EMFAST_CACHE']}): "
+            "compiled kernels would not be kept; unset EMFAST_CACHE"
+        )
+    start = perf_counter()
+    compile_kernels(args.models, args.dtypes, progress=None if args.quiet else print)
+    print(
+        f"Kernels compiled or loaded in {perf_counter() - start:.1f} s; "
+        f"cache: {cache_location()}"
+    )
+    return 0
+
+
 def add_parsers(subparsers) -> None:
-    """Add ``fit``, ``predict``, ``plot`` and ``hmm`` to the ``emfast``
-    command."""
+    """Add ``fit``, ``predict``, ``plot``, ``hmm`` and ``compile`` to the
+    ``emfast`` command."""
     fit = subparsers.add_parser(
         "fit",
         help="fit a mixture to a data file and save it",
@@ -211,6 +282,7 @@ def add_parsers(subparsers) -> None:
     _add_sequence_options(plot, "a hidden Markov model's ")
     plot.set_defaults(handler=_plot)
     _add_hmm_parser(subparsers)
+    _add_compile_parser(subparsers)
 
 
 def _add_sequence_options(parser, whose="") -> None:

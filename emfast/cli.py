@@ -6,13 +6,11 @@ HMM workloads; ``--missing``: what values missing at random cost
 emfast's iteration; ``--impute``: how close imputed values are to the true
 ones, emfast against sklearn's imputers; ``--memmap``: the memory a fit adds
 on a memory-mapped file; ``--dask``: emfast's iteration on a Dask array
-against one in memory); ``emfast compile`` fills the compile cache ahead of
-time (``_compile``)."""
+against one in memory). The other subcommands live in ``_commands``."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from time import perf_counter
 
@@ -84,76 +82,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     _add_bench_parser(subparsers)
-    _add_compile_parser(subparsers)
     _commands.add_parsers(subparsers)
     return parser
-
-
-def _name_list(choices):
-    """argparse type: comma-separated names from ``choices``."""
-
-    def parse(text: str) -> list[str]:
-        names = [name.strip().lower() for name in text.split(",") if name.strip()]
-        if not names or any(name not in choices for name in names):
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated names from {','.join(choices)}, got {text!r}"
-            )
-        return list(dict.fromkeys(names))
-
-    return parse
-
-
-def _add_compile_parser(subparsers) -> None:
-    from ._compile import DTYPES, MODELS
-
-    compile_ = subparsers.add_parser(
-        "compile",
-        help="compile every kernel into Numba's on-disk cache, ahead of time",
-        description=(
-            "Compile every kernel that the models use (or load it from the "
-            "cache) by running each model once on a few points, for float64 "
-            "and float32 data, so that later fits do not wait for the "
-            "compiler: for container images and read-only installs. The "
-            "kernels go to Numba's cache (the package's __pycache__, or "
-            "NUMBA_CACHE_DIR); they are kept for this CPU model."
-        ),
-    )
-    compile_.add_argument(
-        "--models",
-        type=_name_list(MODELS),
-        default=list(MODELS),
-        metavar="LIST",
-        help=f"comma-separated models from {','.join(MODELS)} (default: all)",
-    )
-    compile_.add_argument(
-        "--dtypes",
-        type=_name_list(DTYPES),
-        default=list(DTYPES),
-        metavar="LIST",
-        help=f"comma-separated data types from {','.join(DTYPES)} (default: both)",
-    )
-    compile_.add_argument(
-        "--quiet", action="store_true", help="print only the total time"
-    )
-    compile_.set_defaults(handler=_compile)
-
-
-def _compile(args) -> int:
-    from ._compile import cache_location, compile_kernels
-    from ._jit import _cache_enabled
-
-    if not _cache_enabled():
-        raise ValueError(
-            f"the compile cache is off (EMFAST_CACHE={os.environ['EMFAST_CACHE']}): "
-            "compiled kernels would not be kept; unset EMFAST_CACHE"
-        )
-    start = perf_counter()
-    compile_kernels(args.models, args.dtypes, progress=None if args.quiet else print)
-    print(
-        f"Kernels compiled or loaded in {perf_counter() - start:.1f} s; "
-        f"cache: {cache_location()}"
-    )
-    return 0
 
 
 def _workload_list(text: str) -> list[str]:
@@ -175,7 +105,7 @@ def _scheduler_list(text: str) -> list[str]:
     """argparse type: comma-separated Dask schedulers."""
     from .bench import DASK_SCHEDULERS
 
-    return _name_list(DASK_SCHEDULERS)(text)
+    return _commands.name_list(DASK_SCHEDULERS)(text)
 
 
 def _add_bench_parser(subparsers) -> None:
