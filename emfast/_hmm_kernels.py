@@ -762,21 +762,26 @@ def sequences_e_step(
     return per_sequence
 
 
+def _scaled_inputs(log_b, scaled):
+    """(probs, tops, scale) for the scaled recursions on ``log_b``: the
+    emission probabilities relative to each step's best state, the steps'
+    maxima and a scratch array of normalisers; empty arrays without
+    ``scaled`` (the log-space recursions do not read them)."""
+    if not scaled:
+        return np.empty((0, log_b.shape[1])), np.empty(0), np.empty(0)
+    probs = np.empty_like(log_b)
+    tops = np.empty(log_b.shape[0])
+    emission_probabilities(log_b, probs, tops)
+    return probs, tops, np.empty(log_b.shape[0])
+
+
 def forward_backward(log_b, starts, startprob, transmat, gamma, scaled, seq_weight):
     """``sequences_e_step`` on its own (for tests and one-off use): the
     posteriors into ``gamma`` in place; returns ``(log_likelihood,
     log_likelihood_per_sequence, start_counts, transition_counts)``, the
     sums rounded once."""
-    n_states = transmat.shape[0]
-    if scaled:
-        probs = np.empty_like(log_b)
-        tops = np.empty(log_b.shape[0])
-        emission_probabilities(log_b, probs, tops)
-        scale = np.empty(log_b.shape[0])
-    else:
-        probs = np.empty((0, n_states))
-        tops = scale = np.empty(0)
-    bins, special = accumulator(n_states)
+    probs, tops, scale = _scaled_inputs(log_b, scaled)
+    bins, special = accumulator(transmat.shape[0])
     per_sequence = sequences_e_step(
         log_b,
         probs,
@@ -915,10 +920,7 @@ def forward_filter(log_b, starts, startprob, transmat, alpha):
     Returns (S,) the per-sequence log-likelihoods (0 for an empty sequence;
     -inf, with NaN filtered posteriors from the first impossible step on, for
     a sequence of probability zero)."""
-    probs = np.empty_like(log_b)
-    tops = np.empty(log_b.shape[0])
-    emission_probabilities(log_b, probs, tops)
-    scale = np.empty(log_b.shape[0])
+    probs, tops, scale = _scaled_inputs(log_b, True)
     return _filter(
         log_b, probs, tops, starts, startprob, transmat, alpha, scale, True, True
     )
@@ -928,15 +930,7 @@ def forward_log_likelihoods(log_b, starts, startprob, transmat, scaled, work):
     """Each sequence's log-likelihood (S,) by the forward pass alone, as
     ``sequences_e_step`` computes it (scaled or in log space); ``work`` is
     an (N, K) scratch array."""
-    n_rows = log_b.shape[0]
-    if scaled:
-        probs = np.empty_like(log_b)
-        tops = np.empty(n_rows)
-        emission_probabilities(log_b, probs, tops)
-        scale = np.empty(n_rows)
-    else:
-        probs = np.empty((0, log_b.shape[1]))
-        tops = scale = np.empty(0)
+    probs, tops, scale = _scaled_inputs(log_b, scaled)
     return _filter(
         log_b, probs, tops, starts, startprob, transmat, work, scale, scaled, False
     )
