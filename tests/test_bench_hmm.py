@@ -6,6 +6,7 @@ line."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from emfast.bench import (
     format_hmm,
     hmm_benchmark_data,
     hmm_em_case,
+    hmm_iteration_flops,
     hmm_params_rel_diff,
     hmm_quick_n_samples,
     hmm_start,
@@ -67,6 +69,19 @@ ITERATION_KEYS = {
     "hmmlearn_log_likelihood",
     "log_likelihood_rel_diff",
     "params_rel_diff",
+    "flops",
+    "emfast_gflops",
+    "matmul_fraction",
+    "memory_floor_seconds",
+    "memory_fraction",
+}
+# What an iteration row has without hmmlearn and without the machine's rates.
+EMFAST_ONLY_KEYS = {
+    "implementation",
+    "emfast_seconds",
+    "emfast_log_likelihood",
+    "flops",
+    "emfast_gflops",
 }
 VITERBI_KEYS = {
     "emfast_seconds",
@@ -267,6 +282,10 @@ def test_hmm_workload_fields_and_agreement():
         assert row["speedup_vs_scaling"] == scaling / row["emfast_seconds"]
         assert row["params_rel_diff"] < 1e-6
         assert row["log_likelihood_rel_diff"] < 1e-10
+        assert row["flops"] == hmm_iteration_flops(N_STEPS, 2, 4, "full")
+        assert row["emfast_gflops"] == row["flops"] / row["emfast_seconds"] / 1e9
+        # No machine rates given: no fractions.
+        assert row["matmul_fraction"] is None and row["memory_fraction"] is None
     v = r["viterbi"]
     assert set(v) == VITERBI_KEYS and v["goal"] == 10.0
     assert v["states_equal"] == 1.0 and v["log_prob_rel_diff"] < 1e-10
@@ -278,16 +297,20 @@ def test_hmm_workload_fields_and_agreement():
     json.dumps(r)
 
 
+def test_hmm_iteration_flops_adds_the_recursions_to_the_mixture_count():
+    from emfast.bench import iteration_flops
+
+    for cov in ("full", "diag"):
+        mixture = iteration_flops(1000, 3, 5, cov)
+        assert hmm_iteration_flops(1000, 3, 5, cov) == mixture + 6 * 1000 * 25
+
+
 def test_hmm_workload_without_hmmlearn():
     r = hmm_workload("H3", n_samples=N_STEPS, repeat=1, hmmlearn=False, memory=False)
     assert r["sample"] is None  # only H2's model is sampled
     for row in r["iterations"]:
         assert row["emfast_seconds"] > 0 and math.isfinite(row["emfast_log_likelihood"])
-        for key in ITERATION_KEYS - {
-            "implementation",
-            "emfast_seconds",
-            "emfast_log_likelihood",
-        }:
+        for key in ITERATION_KEYS - EMFAST_ONLY_KEYS:
             assert row[key] is None, key
     assert r["viterbi"]["hmmlearn_seconds"] is None
     results = {
@@ -298,7 +321,8 @@ def test_hmm_workload_without_hmmlearn():
     }
     text = format_hmm(results)
     assert "| H3 | 3 × 100 | 4 | 8 | diag | scaling |" in text
-    assert "| - | - | - | ≥ 30× | - |" in text and "hmmlearn 0" not in text
+    assert re.search(r"\| - \| - \| - \| ≥ 30× \| [0-9.]+ \| - \| - \| - \|", text)
+    assert "hmmlearn 0" not in text and "memory read" not in text
 
 
 def _machine():
@@ -321,6 +345,9 @@ def test_format_hmm_goal_cells():
         "speedup": 50.0,
         "speedup_vs_scaling": 50.0,
         "params_rel_diff": 1e-14,
+        "emfast_gflops": 12.5,
+        "matmul_fraction": 0.25,
+        "memory_fraction": 0.031,
     }
     slow = {**row, "implementation": "log", "speedup": 12.0}
     slow["speedup_vs_scaling"] = 20.0
@@ -353,7 +380,7 @@ def test_format_hmm_goal_cells():
     lines = text.splitlines()
     assert lines[0].endswith("hmmlearn 0.3.3") and "(--quick sizes)" in lines[1]
     assert "| H1 | 100 × 10,000 | 8 | 16 | full | scaling | 0.0100 | 0.5000 |" in text
-    assert "| 50.0× | 50.0× | met ≥ 30× | 1e-14 |" in text
+    assert "| 50.0× | 50.0× | met ≥ 30× | 12.50 | 25% | 3% | 1e-14 |" in text
     assert "| 12.0× | 20.0× | MISSED ≥ 30× |" in text
     assert "| 5.0× | MISSED ≥ 10× | 100.00% |" in text
     assert "sample(n)" not in text and "Peak RSS" not in text
@@ -385,6 +412,15 @@ def test_run_hmm_measures_memory_and_formats_it():
     assert "Peak RSS of a GaussianHMM fit(X, lengths)" in text
     assert "| hmmlearn fit (MiB) | hmmlearn / data |" in text
     assert "| H3 | 0.0 |" in text  # MiB of data
+    m = results["machine"]
+    assert m["matmul_gflops"] > 0 and m["memory_gbps"] > 0
+    assert f"memory read {m['memory_gbps']:.1f} GB/s" in text.splitlines()[0]
+    assert "| of matmul | of memory floor |" in text
+    for row in r["iterations"]:
+        floor = r["data_bytes"] / (m["memory_gbps"] * 1e9)
+        assert row["memory_floor_seconds"] == floor
+        assert row["memory_fraction"] == floor / row["emfast_seconds"]
+        assert row["matmul_fraction"] == row["emfast_gflops"] / m["matmul_gflops"]
 
 
 def test_run_hmm_sizes(monkeypatch):

@@ -20,9 +20,15 @@ from emfast.bench import (
     bayesian_start,
     bayesian_workload,
     benchmark_data,
+    bound_fractions,
     fit_peak_rss,
     format_bayesian,
+    format_results,
     initial_parameters,
+    iteration_flops,
+    machine_rates,
+    memory_read_gbps,
+    run,
     run_bayesian,
     sklearn_bayesian_estimator,
     sklearn_estimator,
@@ -163,6 +169,37 @@ def test_bayesian_workload_fields_and_agreement():
     assert r["goal"] == 20.0
     assert r["means_rel_diff"] < 1e-10 and r["lower_bound_rel_diff"] < 1e-10
     assert r["emfast_memory"] is None and r["sklearn_memory"] is None
+    assert r["flops"] == iteration_flops(N_SAMPLES, 8, 16, "full")
+    assert r["emfast_gflops"] == r["flops"] / r["emfast_seconds"] / 1e9
+    assert r["matmul_fraction"] is None and r["memory_fraction"] is None
+
+
+def test_memory_read_rate_is_a_rate_and_bounds_use_it():
+    assert memory_read_gbps(n_bytes=16 * 2**20, repeat=2) > 0
+    rates = {"matmul_gflops": 50.0, "memory_gbps": 10.0}
+    f = bound_fractions(2e9, 1e9, 0.5, rates)
+    assert f == {
+        "gflops": 4.0,
+        "matmul_fraction": 0.08,
+        "memory_floor_seconds": 0.1,
+        "memory_fraction": 0.2,
+    }
+    f = bound_fractions(2e9, 1e9, 0.5)
+    assert f["gflops"] == 4.0 and f["matmul_fraction"] is None
+    assert f["memory_floor_seconds"] is None and f["memory_fraction"] is None
+
+
+def test_run_reports_the_matmul_and_memory_fractions():
+    results = run(["W1"], n_samples=N_SAMPLES, repeat=1, memory=False, matmul_size=300)
+    m = results["machine"]
+    assert set(machine_rates(matmul_size=300)) <= set(m)
+    (r,) = results["workloads"]
+    assert r["memory_floor_seconds"] == N_SAMPLES * 2 * 8 / (m["memory_gbps"] * 1e9)
+    assert r["memory_fraction"] == r["memory_floor_seconds"] / r["emfast_seconds"]
+    assert r["matmul_fraction"] == r["emfast_gflops"] / m["matmul_gflops"]
+    text = format_results(results)
+    assert "| emfast GFLOP/s | of matmul | of memory floor |" in text
+    assert f"{r['memory_fraction']:.0%} |" in text
 
 
 def test_bayesian_workload_without_sklearn():
@@ -215,6 +252,10 @@ def test_run_bayesian_defaults_to_w2_and_formats_memory():
     text = format_bayesian(results)
     assert "Peak RSS of a BayesianGaussianMixture fit" in text
     assert "| W2 | 0.1 |" in text  # MiB of data
+    m = results["machine"]
+    assert f"memory read {m['memory_gbps']:.1f} GB/s" in text.splitlines()[0]
+    assert r["matmul_fraction"] == r["emfast_gflops"] / m["matmul_gflops"]
+    assert r["memory_fraction"] == r["memory_floor_seconds"] / r["emfast_seconds"]
 
 
 def test_cli_bench_bayesian_json(tmp_path, capsys):

@@ -27,8 +27,12 @@ workloads of :mod:`emfast.workloads`:
   against hmmlearn's ``fit(X, lengths)`` with ``n_iter=1``
   (:func:`hmmlearn_hmm`, :func:`time_hmmlearn_step`); Viterbi decoding;
   ``sample`` (H2's model); and the peak memory of a fit in a fresh process.
-* **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`), against
-  this machine's float64 matrix-multiply rate (:func:`matmul_gflops`).
+* **Achieved GFLOP/s** of emfast's iteration (:func:`iteration_flops`,
+  :func:`hmm_iteration_flops`) against this machine's float64
+  matrix-multiply rate (:func:`matmul_gflops`), and its time against the
+  memory floor, the time to read the data once at this machine's memory
+  read rate (:func:`memory_read_gbps`): :func:`machine_rates`,
+  :func:`bound_fractions`, for every model.
 * **Peak memory** of a fit in a fresh process (:func:`fit_peak_rss`).
 * **Start-up** (:func:`import_overhead`, :func:`first_fit_overhead`,
   :func:`readonly_cache_check`): import time, and the first fit in a fresh
@@ -124,6 +128,7 @@ from ._hmm import (
     format_hmm,
     hmm_benchmark_data,
     hmm_em_case,
+    hmm_iteration_flops,
     hmm_params_rel_diff,
     hmm_quick_n_samples,
     hmm_start,
@@ -147,10 +152,13 @@ from ._imputation import (
 )
 from ._iteration import (
     PEAK_RSS_ESTIMATORS,
+    bound_fractions,
     fit_peak_rss,
     format_results,
     iteration_flops,
+    machine_rates,
     matmul_gflops,
+    memory_read_gbps,
     run,
     run_workload,
     sklearn_estimator,
@@ -241,6 +249,7 @@ __all__ = [
     "bayesian_start",
     "bayesian_workload",
     "benchmark_data",
+    "bound_fractions",
     "dask_chunk_rows",
     "dask_overhead",
     "emfast_dask_iteration",
@@ -261,6 +270,7 @@ __all__ = [
     "format_startup",
     "hmm_benchmark_data",
     "hmm_em_case",
+    "hmm_iteration_flops",
     "hmm_params_rel_diff",
     "hmm_quick_n_samples",
     "hmm_start",
@@ -272,8 +282,10 @@ __all__ = [
     "initial_parameters",
     "iteration_flops",
     "machine_info",
+    "machine_rates",
     "matmul_gflops",
     "memmap_rss",
+    "memory_read_gbps",
     "missing_cost",
     "missing_mask",
     "precisions_from_parameters",

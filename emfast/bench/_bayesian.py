@@ -35,7 +35,16 @@ from ._format import (
     wall_time,
     workload_cells,
 )
-from ._iteration import fit_peak_rss, memory_table
+from ._iteration import (
+    BOUND_COLUMNS,
+    bound_cells,
+    bound_fractions,
+    fit_peak_rss,
+    iteration_flops,
+    machine_rates,
+    memory_table,
+    rates_note,
+)
 
 # The goal for one variational iteration: sklearn's seconds over emfast's.
 BAYESIAN_SPEEDUP_GOAL = 20.0
@@ -164,6 +173,7 @@ def bayesian_workload(
     repeat: int = 3,
     sklearn: bool = True,
     memory: bool = True,
+    rates: dict | None = None,
     seed: int = 0,
     progress=None,
 ) -> dict:
@@ -193,6 +203,11 @@ def bayesian_workload(
         ``BayesianGaussianMixture`` fit (k-means initialization, up to 100
         iterations), and sklearn's with ``max_iter=1`` (its k-means and one
         iteration reach its peak, which every further iteration repeats).
+    rates : dict, optional
+        The machine's rates (:func:`machine_rates`), to report emfast's time
+        against the matrix-multiply rate and the memory floor
+        (:func:`bound_fractions`; the flops of :func:`iteration_flops`: the
+        variational E-step does the same work per point as EM's).
     seed : int, default=0
         Seed of the data and of the starting parameters.
     progress : callable, optional
@@ -203,7 +218,9 @@ def bayesian_workload(
     result : dict
         Sizes, ``data_bytes``, ``repeat``; ``emfast_seconds`` and
         ``sklearn_seconds`` per iteration (medians), ``speedup`` and ``goal``
-        (:data:`BAYESIAN_SPEEDUP_GOAL`); ``emfast_lower_bound`` and
+        (:data:`BAYESIAN_SPEEDUP_GOAL`); ``flops``, ``emfast_gflops``,
+        ``matmul_fraction``, ``memory_floor_seconds`` and
+        ``memory_fraction`` (:func:`bound_fractions`); ``emfast_lower_bound`` and
         ``sklearn_lower_bound`` after the iteration, ``lower_bound_rel_diff``
         and ``means_rel_diff`` (the two libraries after the same iteration);
         ``emfast_memory`` and ``sklearn_memory`` (:func:`fit_peak_rss`
@@ -228,6 +245,10 @@ def bayesian_workload(
     t_emfast = result["emfast_seconds"] = median(ours.seconds)
     result["emfast_lower_bound"] = float(lb_emfast)
     result["goal"] = BAYESIAN_SPEEDUP_GOAL
+    result["flops"] = iteration_flops(*X.shape, k, cov)
+    bounds = bound_fractions(result["flops"], X.nbytes, t_emfast, rates)
+    result["emfast_gflops"] = bounds.pop("gflops")
+    result.update(bounds)
 
     result["sklearn_seconds"] = result["speedup"] = None
     result["sklearn_lower_bound"] = result["lower_bound_rel_diff"] = None
@@ -268,6 +289,7 @@ def run_bayesian(
     sklearn: bool = True,
     memory: bool = True,
     seed: int = 0,
+    matmul_size: int = 2000,
     progress=None,
 ) -> dict:
     """:func:`bayesian_workload` on several workloads (``emfast bench
@@ -283,26 +305,32 @@ def run_bayesian(
         Number of samples for every workload.
     repeat, sklearn, memory, seed, progress
         As in :func:`bayesian_workload`.
+    matmul_size : int, default=2000
+        Size of the matrices of :func:`matmul_gflops`.
 
     Returns
     -------
     results : dict
-        ``machine`` (:func:`machine_info`), ``settings``, ``bayesian`` (a
+        ``machine`` (:func:`machine_info` plus :func:`machine_rates`),
+        ``settings``, ``bayesian`` (a
         list of :func:`bayesian_workload` results) and ``seconds``.
 
     Examples
     --------
     >>> from emfast.bench import run_bayesian, format_bayesian
-    >>> results = run_bayesian(n_samples=2000, repeat=1, memory=False)
+    >>> results = run_bayesian(n_samples=2000, repeat=1, memory=False,
+    ...                        matmul_size=300)
     >>> print(format_bayesian(results))  # doctest: +ELLIPSIS
     Machine: ...
     | workload | N | D | K | covariance | emfast s/iter | sklearn s/iter | ...
-    |---|--:|--:|--:|---|--:|--:|--:|---|--:|--:|
+    |---|--:|--:|--:|---|--:|--:|--:|---|--:|--:|--:|--:|--:|
     | W2 | 2,000 | 8 | 16 | full | ...
     ...
     """
     start = perf_counter()
     sizes = workload_sizes(workloads, n_samples, quick, default=[BAYESIAN_WORKLOAD])
+    machine = machine_info()
+    machine.update(machine_rates(matmul_size))
     results = [
         bayesian_workload(
             name,
@@ -310,6 +338,7 @@ def run_bayesian(
             repeat=repeat,
             sklearn=sklearn,
             memory=memory,
+            rates=machine,
             seed=seed,
             progress=progress,
         )
@@ -319,12 +348,13 @@ def run_bayesian(
         start,
         "bayesian",
         results,
-        machine=machine_info(),
+        machine=machine,
         quick=quick,
         n_samples=n_samples,
         repeat=repeat,
         seed=seed,
         reg_covar=REG_COVAR,
+        matmul_size=matmul_size,
     )
 
 
@@ -335,14 +365,15 @@ def format_bayesian(results: dict) -> str:
     """
     s = results["settings"]
     header = [
-        machine_line(results["machine"], ("python", "numpy", "numba", "scikit-learn")),
+        machine_line(results["machine"], ("python", "numpy", "numba", "scikit-learn"))
+        + rates_note(results["machine"]),
         "BayesianGaussianMixture (Dirichlet process prior, default priors): one "
         "variational EM iteration (E-step, M-step, lower bound) from identical "
         f"parameters, median of {s['repeat']}; emfast under one BLAS thread"
         + quick_note(s),
     ]
     columns = [*WORKLOAD_COLUMNS, "emfast s/iter", "sklearn s/iter", "speed-up"]
-    columns += ["goal", "means rel. diff", "lower bound rel. diff"]
+    columns += ["goal", *BOUND_COLUMNS, "means rel. diff", "lower bound rel. diff"]
     rows = [
         [
             *workload_cells(r),
@@ -350,12 +381,13 @@ def format_bayesian(results: dict) -> str:
             fmt(r["sklearn_seconds"], ".4f"),
             fmt(r["speedup"], ".1f", "×"),
             _goal_cell(r),
+            *bound_cells(r),
             fmt(r["means_rel_diff"], ".0e"),
             fmt(r["lower_bound_rel_diff"], ".0e"),
         ]
         for r in results["bayesian"]
     ]
-    blocks = [header, table(columns, WORKLOAD_ALIGN + "rrrlrr", rows)]
+    blocks = [header, table(columns, WORKLOAD_ALIGN + "rrrlrrrrr", rows)]
     measured = [r for r in results["bayesian"] if r["emfast_memory"]]
     if measured:
         caption = (

@@ -28,7 +28,16 @@ from ._common import (
     time_em_step,
 )
 from ._format import fmt, machine_line, paragraphs, quick_note, table, wall_time
-from ._iteration import fit_peak_rss, memory_table
+from ._iteration import (
+    BOUND_COLUMNS,
+    bound_cells,
+    bound_fractions,
+    fit_peak_rss,
+    iteration_flops,
+    machine_rates,
+    memory_table,
+    rates_note,
+)
 
 # Goals, hmmlearn's seconds over emfast's: one iteration (against hmmlearn's
 # faster implementation, 'scaling'), Viterbi decoding, sampling.
@@ -333,10 +342,46 @@ def _ratio(theirs, ours):
     return None if theirs is None else theirs / ours
 
 
-def _iterations(X, lengths, start, covariance_type, repeat, hmmlearn, say):
+def hmm_iteration_flops(
+    n_samples: int, n_features: int, n_components: int, covariance_type: str
+) -> float:
+    """Approximate floating-point operations of one Baum–Welch iteration.
+
+    A multiply-add counts as 2 flops. The emission log-densities and the
+    posterior-weighted statistics do per step what a mixture's iteration
+    does per point (:func:`iteration_flops`); the forward pass, the backward
+    pass and the expected transition counts each add one multiply-add per
+    pair of states per step: in all ``iteration_flops(N, D, K, cov) + 6 N
+    K**2``. The exp of the scaled recursions, the log-space recursions'
+    extra work and the M-step are left out.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_components : int
+        Steps (all sequences together), D and K.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        The covariance type.
+
+    Returns
+    -------
+    flops : float
+        The operation count.
+
+    Examples
+    --------
+    >>> from emfast.bench import hmm_iteration_flops
+    >>> hmm_iteration_flops(1_000_000, 4, 8, "diag") / 1e9  # H3: GFLOP
+    0.8
+    """
+    flops = iteration_flops(n_samples, n_features, n_components, covariance_type)
+    return flops + 6.0 * n_samples * n_components**2
+
+
+def _iterations(X, lengths, start, covariance_type, repeat, hmmlearn, say, rates):
     """One Baum–Welch iteration of each implementation of both libraries:
     a result per implementation, and emfast's new parameters (the first
     implementation's)."""
+    flops = hmm_iteration_flops(*X.shape, start.startprob.shape[0], covariance_type)
     rows, fitted = [], None
     for implementation in HMM_IMPLEMENTATIONS:
         say(f"emfast iteration ({implementation!r})")
@@ -347,12 +392,16 @@ def _iterations(X, lengths, start, covariance_type, repeat, hmmlearn, say):
         row = {
             "implementation": implementation,
             "emfast_seconds": median(ours.seconds),
+            "flops": flops,
             "emfast_log_likelihood": float(ll_emfast),
             "hmmlearn_seconds": None,
             "hmmlearn_log_likelihood": None,
             "log_likelihood_rel_diff": None,
             "params_rel_diff": None,
         }
+        bounds = bound_fractions(flops, X.nbytes, row["emfast_seconds"], rates)
+        row["emfast_gflops"] = bounds.pop("gflops")
+        row.update(bounds)
         if hmmlearn:
             say(f"hmmlearn iteration ({implementation!r})")
             theirs = time_hmmlearn_step(
@@ -455,6 +504,7 @@ def hmm_workload(
     hmmlearn: bool = True,
     memory: bool = True,
     sample_n: int | None = None,
+    rates: dict | None = None,
     seed: int = 0,
     progress=None,
 ) -> dict:
@@ -490,6 +540,10 @@ def hmm_workload(
         Measure the peak RSS of fits in fresh processes.
     sample_n : int, optional
         Length of the sampled sequence (:data:`HMM_SAMPLE_N` when None).
+    rates : dict, optional
+        The machine's rates (:func:`machine_rates`), to report each
+        iteration's time against the matrix-multiply rate and the memory
+        floor (:func:`bound_fractions` of :func:`hmm_iteration_flops`).
     seed : int, default=0
         Seed of the model, the data and the starting parameters.
     progress : callable, optional
@@ -505,7 +559,9 @@ def hmm_workload(
         ``emfast_seconds`` and ``hmmlearn_seconds`` per iteration,
         ``speedup`` (same implementation), ``speedup_vs_scaling``
         (hmmlearn's 'scaling' over this emfast implementation: the goal's
-        ratio), the log-likelihoods of the E-step,
+        ratio), ``flops``, ``emfast_gflops``, ``matmul_fraction``,
+        ``memory_floor_seconds`` and ``memory_fraction``
+        (:func:`bound_fractions`), the log-likelihoods of the E-step,
         ``log_likelihood_rel_diff`` and ``params_rel_diff``
         (:func:`hmm_params_rel_diff`); ``viterbi``: ``emfast_seconds``,
         ``hmmlearn_seconds``, ``speedup``, ``goal``, ``log_prob_rel_diff``
@@ -541,7 +597,7 @@ def hmm_workload(
     }
     start = hmm_start(name, seed)
     result["iterations"], fitted = _iterations(
-        X, lengths, start, cov, repeat, hmmlearn, say
+        X, lengths, start, cov, repeat, hmmlearn, say, rates
     )
     result["viterbi"] = _viterbi(
         X, lengths, _as_parameters(fitted, cov), cov, repeat, hmmlearn, say
@@ -588,6 +644,7 @@ def run_hmm(
     hmmlearn: bool = True,
     memory: bool = True,
     seed: int = 0,
+    matmul_size: int = 2000,
     progress=None,
 ) -> dict:
     """:func:`hmm_workload` on several HMM workloads (``emfast bench
@@ -605,22 +662,26 @@ def run_hmm(
         (:func:`emfast.workloads.hmm_sizes`), and as many samples.
     repeat, hmmlearn, memory, seed, progress
         As in :func:`hmm_workload`.
+    matmul_size : int, default=2000
+        Size of the matrices of :func:`matmul_gflops`.
 
     Returns
     -------
     results : dict
-        ``machine`` (:func:`machine_info` plus ``hmmlearn``, its version),
+        ``machine`` (:func:`machine_info`, :func:`machine_rates` and
+        ``hmmlearn``, its version),
         ``settings``, ``hmm`` (a list of :func:`hmm_workload` results) and
         ``seconds``.
 
     Examples
     --------
     >>> from emfast.bench import format_hmm, run_hmm
-    >>> results = run_hmm(["H2", "H3"], n_samples=300, repeat=1, memory=False)
+    >>> results = run_hmm(["H2", "H3"], n_samples=300, repeat=1, memory=False,
+    ...                   matmul_size=300)
     >>> print(format_hmm(results))  # doctest: +ELLIPSIS
     Machine: ...
     | workload | sequences × length | D | K | covariance | implementation | ...
-    |---|--:|--:|--:|---|---|--:|--:|--:|--:|---|--:|
+    |---|--:|--:|--:|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|
     | H2 | 1 × 300 | 2 | 4 | full | scaling | ...
     ...
     | H3 | 3 × 100 | 4 | 8 | diag | log | ...
@@ -634,6 +695,7 @@ def run_hmm(
                 f"Unknown HMM workload {name!r}; expected some of {list(HMM_WORKLOADS)}"
             )
     machine = machine_info()
+    machine.update(machine_rates(matmul_size))
     machine["hmmlearn"] = None
     if hmmlearn:
         import hmmlearn as hmmlearn_package
@@ -653,6 +715,7 @@ def run_hmm(
                 hmmlearn=hmmlearn,
                 memory=memory,
                 sample_n=sample_n,
+                rates=machine,
                 seed=seed,
                 progress=progress,
             )
@@ -667,6 +730,7 @@ def run_hmm(
         repeat=repeat,
         seed=seed,
         fit_n_iter=HMM_FIT_N_ITER,
+        matmul_size=matmul_size,
     )
 
 
@@ -702,14 +766,15 @@ def format_hmm(results: dict) -> str:
     extra = [] if m.get("hmmlearn") is None else [("hmmlearn", m["hmmlearn"])]
     runs = results["hmm"]
     header = [
-        machine_line(m, ("python", "numpy", "numba"), extra),
+        machine_line(m, ("python", "numpy", "numba"), extra) + rates_note(m),
         "GaussianHMM: one Baum–Welch iteration (E-step + M-step) from identical "
         f"parameters, median of {s['repeat']}; emfast: engine em_step under one "
         "BLAS thread; hmmlearn: fit(X, lengths) with n_iter=1, init_params=''; "
         "goal against hmmlearn's 'scaling'" + quick_note(s),
     ]
     columns = [*_HMM_COLUMNS, "implementation", "emfast s/iter", "hmmlearn s/iter"]
-    columns += ["speed-up", "vs hmmlearn 'scaling'", "goal", "params rel. diff"]
+    columns += ["speed-up", "vs hmmlearn 'scaling'", "goal", *BOUND_COLUMNS]
+    columns += ["params rel. diff"]
     rows = [
         [
             *_hmm_cells(r),
@@ -720,12 +785,13 @@ def format_hmm(results: dict) -> str:
             fmt(row["speedup"], ".1f", "×"),
             fmt(row["speedup_vs_scaling"], ".1f", "×"),
             _goal_cell(row["speedup_vs_scaling"], r["goal"]),
+            *bound_cells(row),
             fmt(row["params_rel_diff"], ".0e"),
         ]
         for r in runs
         for row in r["iterations"]
     ]
-    blocks = [header, table(columns, "lrrrllrrrrlr", rows)]
+    blocks = [header, table(columns, "lrrrllrrrrlrrrr", rows)]
 
     viterbi = [
         [

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from statistics import median
 from time import perf_counter
 
+import numba
 import numpy as np
 
 from ..engine import ArraySource
@@ -83,6 +85,160 @@ def matmul_gflops(n: int = 2000, repeat: int = 3) -> float:
         np.dot(a, b)
         best = min(best, perf_counter() - start)
     return 2.0 * n**3 / best / 1e9
+
+
+def memory_read_gbps(n_bytes: int = 256 * MIB, repeat: int = 3) -> float:
+    """The machine's rate of reading memory, in GB/s (10**9 bytes).
+
+    Each of Numba's threads (``numba.get_num_threads()``, the threads that
+    emfast's kernels use) sums its share of a float64 array of ``n_bytes``
+    with ``np.add.reduce``, which reads it once and releases the GIL; the
+    best of ``repeat`` passes after one warm-up is reported. The array
+    should be much larger than the caches.
+
+    Parameters
+    ----------
+    n_bytes : int, default=256 MiB
+        Size of the array read.
+    repeat : int, default=3
+        Number of timed passes.
+
+    Returns
+    -------
+    gbps : float
+        Bytes read per second, in units of 10**9.
+
+    Examples
+    --------
+    >>> from emfast.bench import memory_read_gbps
+    >>> memory_read_gbps(n_bytes=8 * 2**20, repeat=2) > 0
+    True
+    """
+    threads = numba.get_num_threads()
+    x = np.ones(max(threads, n_bytes // 8))
+    parts = np.array_split(x, threads)
+    best = np.inf
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(np.add.reduce, parts))
+        for _ in range(repeat):
+            start = perf_counter()
+            list(pool.map(np.add.reduce, parts))
+            best = min(best, perf_counter() - start)
+    return x.nbytes / best / 1e9
+
+
+def machine_rates(matmul_size: int = 2000) -> dict:
+    """The two rates that bound an EM iteration on this machine:
+    ``matmul_gflops`` (:func:`matmul_gflops`) and ``memory_gbps``
+    (:func:`memory_read_gbps`).
+
+    Parameters
+    ----------
+    matmul_size : int, default=2000
+        Size of the matrices of :func:`matmul_gflops`.
+
+    Returns
+    -------
+    rates : dict
+        ``{"matmul_gflops": float, "memory_gbps": float}``.
+
+    Examples
+    --------
+    >>> from emfast.bench import machine_rates
+    >>> sorted(machine_rates(matmul_size=200))
+    ['matmul_gflops', 'memory_gbps']
+    """
+    return {
+        "matmul_gflops": matmul_gflops(matmul_size),
+        "memory_gbps": memory_read_gbps(),
+    }
+
+
+def bound_fractions(flops, data_bytes, seconds, rates=None) -> dict:
+    """How close ``seconds`` per iteration comes to the machine's bounds.
+
+    Parameters
+    ----------
+    flops : float
+        Floating-point operations of the iteration (e.g.
+        :func:`iteration_flops`).
+    data_bytes : int
+        Bytes of data the iteration must read (X once).
+    seconds : float
+        Measured seconds of the iteration.
+    rates : dict, optional
+        :func:`machine_rates`; without it the fractions are None.
+
+    Returns
+    -------
+    fractions : dict
+        ``gflops`` (flops / seconds, in 10**9), ``matmul_fraction`` (that
+        rate over ``matmul_gflops``), ``memory_floor_seconds`` (the time to
+        read ``data_bytes`` at ``memory_gbps``) and ``memory_fraction``
+        (that floor over ``seconds``: 100 % means bound by reading the
+        data).
+
+    Examples
+    --------
+    >>> from emfast.bench import bound_fractions
+    >>> f = bound_fractions(4e9, 8e8, 0.2, {"matmul_gflops": 40.0,
+    ...                                      "memory_gbps": 16.0})
+    >>> f["gflops"], f["matmul_fraction"]
+    (20.0, 0.5)
+    >>> f["memory_floor_seconds"], f["memory_fraction"]
+    (0.05, 0.25)
+    """
+    gflops = flops / seconds / 1e9
+    if rates is None:
+        return dict(
+            gflops=gflops,
+            matmul_fraction=None,
+            memory_floor_seconds=None,
+            memory_fraction=None,
+        )
+    floor = data_bytes / (rates["memory_gbps"] * 1e9)
+    return dict(
+        gflops=gflops,
+        matmul_fraction=gflops / rates["matmul_gflops"],
+        memory_floor_seconds=floor,
+        memory_fraction=floor / seconds,
+    )
+
+
+# The columns of ``bound_cells``.
+BOUND_COLUMNS = ["emfast GFLOP/s", "of matmul", "of memory floor"]
+
+
+def bound_cells(r: dict) -> list[str]:
+    """Table cells of a result's :func:`bound_fractions` (``emfast_gflops``,
+    ``matmul_fraction``, ``memory_fraction``), under ``BOUND_COLUMNS``; '-'
+    for what was not measured."""
+    return [
+        fmt(r.get("emfast_gflops"), ".2f"),
+        fmt(r.get("matmul_fraction"), ".0%"),
+        fmt(r.get("memory_fraction"), ".0%"),
+    ]
+
+
+def rates_note(machine: dict) -> str:
+    """The machine's rates (:func:`machine_rates`) for a report's first
+    line: '; float64 matmul ... GFLOP/s, memory read ... GB/s', or '' when
+    they were not measured.
+
+    Examples
+    --------
+    >>> from emfast.bench._iteration import rates_note
+    >>> rates_note({"matmul_gflops": 79.4, "memory_gbps": 18.25})
+    '; float64 matmul 79.4 GFLOP/s, memory read 18.2 GB/s'
+    >>> rates_note({})
+    ''
+    """
+    if "matmul_gflops" not in machine or "memory_gbps" not in machine:
+        return ""
+    return (
+        f"; float64 matmul {machine['matmul_gflops']:.1f} GFLOP/s, memory read "
+        f"{machine['memory_gbps']:.1f} GB/s"
+    )
 
 
 def iteration_flops(
@@ -334,7 +490,7 @@ def run_workload(
     repeat: int = 3,
     sklearn: bool = True,
     memory: bool = True,
-    matmul: float | None = None,
+    rates: dict | None = None,
     seed: int = 0,
     progress=None,
 ) -> dict:
@@ -355,9 +511,10 @@ def run_workload(
         (:func:`fit_peak_rss`): emfast's default fit, and sklearn's fit with
         ``max_iter=1`` (its k-means and one iteration reach its peak, which
         every further iteration repeats).
-    matmul : float, optional
-        The machine's matrix-multiply GFLOP/s (:func:`matmul_gflops`), to
-        report emfast's rate as a fraction of it.
+    rates : dict, optional
+        The machine's rates (:func:`machine_rates`), to report emfast's time
+        against the matrix-multiply rate and the memory floor
+        (:func:`bound_fractions`).
     seed : int, default=0
         Seed of the data and of the initial parameters.
     progress : callable, optional
@@ -367,8 +524,9 @@ def run_workload(
     -------
     result : dict
         Sizes; ``emfast_seconds`` and ``sklearn_seconds`` per iteration
-        (median), ``speedup``; ``emfast_gflops``, ``flops`` and
-        ``matmul_fraction``; ``means_rel_diff`` and ``log_likelihood_diff``
+        (median), ``speedup``; ``flops``, ``emfast_gflops``,
+        ``matmul_fraction``, ``memory_floor_seconds`` and ``memory_fraction``
+        (:func:`bound_fractions`); ``means_rel_diff`` and ``log_likelihood_diff``
         (the two libraries after the same iteration); ``emfast_memory`` and
         ``sklearn_memory`` (:func:`fit_peak_rss` results) when measured.
 
@@ -391,11 +549,9 @@ def run_workload(
     ours = time_em_step(*_mixture_case(X, parameters, cov), repeat)
     ll_emfast, params_emfast = ours.last
     t_emfast = result["emfast_seconds"] = median(ours.seconds)
-    result["emfast_gflops"] = result["flops"] / t_emfast / 1e9
-    result["matmul_gflops"] = matmul
-    result["matmul_fraction"] = (
-        None if matmul is None else result["emfast_gflops"] / matmul
-    )
+    bounds = bound_fractions(result["flops"], X.nbytes, t_emfast, rates)
+    result["emfast_gflops"] = bounds.pop("gflops")
+    result.update(bounds)
 
     if sklearn:
         say("sklearn iteration")
@@ -458,7 +614,7 @@ def run(
     Returns
     -------
     results : dict
-        ``machine`` (:func:`machine_info` plus ``matmul_gflops``),
+        ``machine`` (:func:`machine_info` plus :func:`machine_rates`),
         ``settings``, ``workloads`` (a list of :func:`run_workload` results)
         and ``seconds`` (wall time of the whole run).
 
@@ -477,7 +633,7 @@ def run(
     if progress is not None:
         progress("measuring the matrix-multiply rate")
     machine = machine_info()
-    machine["matmul_gflops"] = matmul_gflops(matmul_size)
+    machine.update(machine_rates(matmul_size))
     results = [
         run_workload(
             name,
@@ -485,7 +641,7 @@ def run(
             repeat=repeat,
             sklearn=sklearn,
             memory=memory,
-            matmul=machine["matmul_gflops"],
+            rates=machine,
             seed=seed,
             progress=progress,
         )
@@ -513,26 +669,25 @@ def format_results(results: dict) -> str:
     m = results["machine"]
     s = results["settings"]
     header = [
-        f"{cpus(m)}; float64 matmul {m['matmul_gflops']:.1f} GFLOP/s",
+        f"{cpus(m)}{rates_note(m)}",
         f"{versions(m, ('python', 'numpy', 'numba', 'scikit-learn'))}; one EM "
         f"iteration from identical initial parameters, median of {s['repeat']}"
         + quick_note(s),
     ]
     columns = [*WORKLOAD_COLUMNS, "emfast s/iter", "sklearn s/iter", "speed-up"]
-    columns += ["emfast GFLOP/s", "of matmul", "means rel. diff"]
+    columns += [*BOUND_COLUMNS, "means rel. diff"]
     rows = [
         [
             *workload_cells(r),
             f"{r['emfast_seconds']:.4f}",
             fmt(r["sklearn_seconds"], ".4f"),
             fmt(r["speedup"], ".1f", "×"),
-            f"{r['emfast_gflops']:.2f}",
-            fmt(r["matmul_fraction"], ".0%"),
+            *bound_cells(r),
             fmt(r["means_rel_diff"], ".0e"),
         ]
         for r in results["workloads"]
     ]
-    speed = table(columns, WORKLOAD_ALIGN + "rrrrrr", rows)
+    speed = table(columns, WORKLOAD_ALIGN + "rrrrrrr", rows)
     blocks = [header, speed]
     measured = [r for r in results["workloads"] if r["emfast_memory"]]
     if measured:
