@@ -58,10 +58,24 @@ RESP_NEAREST = 3  # one-hot to the nearest of ``means`` (k-means initialization)
 
 @jit()
 def _load_block(X, start, n, xt):
-    """Copy rows start:start+n of X, transposed, into xt (D, BLOCK) as float64."""
-    for b in range(n):
-        for d in range(X.shape[1]):
-            xt[d, b] = X[start + b, d]
+    """Copy rows start:start+n of X, transposed, into xt (D, BLOCK) as float64.
+    One and two features get loops of their own: a loop over the features
+    inside the loop over rows costs more than the copy there."""
+    n_features = X.shape[1]
+    if n_features == 1:
+        row = xt[0]
+        for b in range(n):
+            row[b] = X[start + b, 0]
+    elif n_features == 2:
+        row0 = xt[0]
+        row1 = xt[1]
+        for b in range(n):
+            row0[b] = X[start + b, 0]
+            row1[b] = X[start + b, 1]
+    else:
+        for b in range(n):
+            for d in range(n_features):
+                xt[d, b] = X[start + b, d]
 
 
 @jit()
@@ -158,46 +172,52 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_DEGREE = 13
 _INV_FACTORIALS = np.array([1.0 / math.factorial(i) for i in range(_EXP_DEGREE + 1)])
+# 1.5 * 2**52: adding it rounds to an integer, which its low bits then hold.
+_ROUND_MAGIC = 6755399441055744.0
+_ROUND_MAGIC_BITS = 0x4338000000000000
+
+
+@jit(exact_rounding=True)
+def _exp_nonpositive(v):
+    """exp(v) for v in [_LOG_RESP_FLOOR, 0]: v = k log 2 + r (k the integer
+    nearest v / log 2, found by the addition of _ROUND_MAGIC, whose bits
+    then give 2**k without a float-to-integer conversion, which AVX2 cannot
+    vectorise), exp(r) by the Taylor polynomial of degree _EXP_DEGREE.
+    Compiled without reassociation: the rounding steps must stay."""
+    t = v * _LOG2E + _ROUND_MAGIC
+    k = t - _ROUND_MAGIC
+    r = (v - k * _LN2_HI) - k * _LN2_LO
+    c = _INV_FACTORIALS
+    p = c[13]
+    p = p * r + c[12]
+    p = p * r + c[11]
+    p = p * r + c[10]
+    p = p * r + c[9]
+    p = p * r + c[8]
+    p = p * r + c[7]
+    p = p * r + c[6]
+    p = p * r + c[5]
+    p = p * r + c[4]
+    p = p * r + c[3]
+    p = p * r + c[2]
+    p = p * r + c[1]
+    p = p * r + c[0]
+    bits = np.float64(t).view(np.int64) - _ROUND_MAGIC_BITS + 1023
+    return p * np.int64(bits << 52).view(np.float64)
 
 
 @jit()
-def _exp_shifted(x, top, n, work, total, first, ent, want_ent):
+def _exp_shifted(x, top, n, total, first, ent, want_ent):
     """x[:n] = exp(x[:n] - top[:n]) in place (0 below exp(_LOG_RESP_FLOOR)),
     added into total[:n] (or stored there when ``first``); x <= top. With
-    ``want_ent``, exp(v) * v (v = x - top) is added into ent[:n] likewise.
-
-    ``work`` is a (2, BLOCK) scratch array."""
-    poly = work[0]
-    scale_bits = work[1].view(np.int64)
-    scale = work[1]
-    c = _INV_FACTORIALS
+    ``want_ent``, exp(v) * v (v = x - top) is added into ent[:n] likewise."""
     for b in range(n):
         v = max(x[b] - top[b], _LOG_RESP_FLOOR)
-        x[b] = v
-        k = np.floor(v * _LOG2E + 0.5)
-        r = (v - k * _LN2_HI) - k * _LN2_LO
-        p = c[13]
-        p = p * r + c[12]
-        p = p * r + c[11]
-        p = p * r + c[10]
-        p = p * r + c[9]
-        p = p * r + c[8]
-        p = p * r + c[7]
-        p = p * r + c[6]
-        p = p * r + c[5]
-        p = p * r + c[4]
-        p = p * r + c[3]
-        p = p * r + c[2]
-        p = p * r + c[1]
-        p = p * r + c[0]
-        poly[b] = p
-        scale_bits[b] = (np.int64(k) + 1023) << 52  # 2**k as float64 bits
-    for b in range(n):
         # Below exp(-200) a responsibility adds nothing to nk next to its
         # 10 * eps term, and zero avoids slow subnormal arithmetic.
-        e = poly[b] * scale[b] if x[b] > _LOG_RESP_FLOOR else 0.0
+        e = _exp_nonpositive(v) if v > _LOG_RESP_FLOOR else 0.0
         if want_ent:
-            ev = e * x[b]
+            ev = e * v
             ent[b] = ev if first else ent[b] + ev
         x[b] = e
         total[b] = e if first else total[b] + e
@@ -220,7 +240,7 @@ def _block_normalize(logp, n, work, want_ent):
         for b in range(n):
             top[b] = max(top[b], row[b])
     for k in range(n_components):
-        _exp_shifted(logp[k], top, n, work[2:4], total, k == 0, work[4], want_ent)
+        _exp_shifted(logp[k], top, n, total, k == 0, work[4], want_ent)
     inv = work[2]
     for b in range(n):
         inv[b] = 1.0 / total[b]

@@ -507,3 +507,48 @@ def test_stats_from_posterior_responsibilities_equal_the_fused_pass(covariance_t
     given = source.stats_from_resp(resp, components)
     for name in ("nk", "sx", "sxx"):
         assert_allclose(getattr(given, name), getattr(fused, name), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_features", [1, 2, 3, 8])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_load_block_copies_rows_transposed(n_features, dtype):
+    X = make_data(600, n_features, 0, dtype)
+    block = _kernels._block_rows(n_features)
+    xt = np.full((n_features, block), np.nan)
+    for start, n in [(0, block), (37, block), (600 - 5, 5)]:
+        _kernels._load_block(X, start, n, xt)
+        assert xt.dtype == np.float64
+        assert_array_equal(xt[:, :n], X[start : start + n].T.astype(np.float64))
+
+
+def test_exp_shifted_is_within_one_ulp_and_zero_below_the_floor():
+    """exp(x - top) against long-double exp, over the whole range it is used
+    on, with the sums, the entropy terms and the floor."""
+    floor = _kernels._LOG_RESP_FLOOR
+    rng = np.random.default_rng(3)
+    v = np.concatenate(
+        [
+            -rng.uniform(0, -floor, 5000),
+            [0.0, -1e-300, -0.5 * np.log(2), floor + 1e-9, floor, floor - 1, -1e4],
+            -np.arange(0, 200) * np.log(2),  # exactly between two reductions
+        ]
+    )
+    top = rng.normal(size=v.size)
+    x = v + top
+    shifted = x - top  # what the kernel exponentiates
+    total = np.full(v.size, 0.25)
+    ent = np.full(v.size, 0.5)
+    out = x.copy()
+    _kernels._exp_shifted(out, top, v.size, total, False, ent, True)
+    live = shifted > floor
+    exact = np.exp(shifted[live].astype(np.longdouble))
+    rel = np.abs((out[live].astype(np.longdouble) - exact) / exact).astype(float)
+    assert rel.max() <= np.finfo(np.float64).eps
+    assert np.all(out[~live] == 0.0)
+    assert_array_equal(total, 0.25 + out)
+    assert_allclose(ent, 0.5 + out * np.maximum(shifted, floor), rtol=1e-15, atol=0)
+    first = x.copy()
+    total2 = np.empty(v.size)
+    _kernels._exp_shifted(first, top, v.size, total2, True, ent, False)
+    assert_array_equal(first, out)
+    assert_array_equal(total2, out)
