@@ -400,6 +400,34 @@ def _block_stats(
                     sxx[k, 0, d2] += sb2
                 d += 2
             continue
+        if cov_code == FULL and n_features == 2:
+            # One fused loop: counts, sums and the three second moments.
+            ma, mb = means[k, 0], means[k, 1]
+            ra, rb = xt[0], xt[1]
+            s0 = 0.0
+            sa1 = 0.0
+            sb1 = 0.0
+            saa = 0.0
+            sba = 0.0
+            sbb = 0.0
+            for b in range(n):
+                ta = ra[b] - ma
+                tb = rb[b] - mb
+                wa = r[b] * ta
+                wb = r[b] * tb
+                s0 += r[b]
+                sa1 += wa
+                sb1 += wb
+                saa += wa * ta
+                sba += wb * ta
+                sbb += wb * tb
+            nk[k] += s0
+            sx[k, 0] += sa1
+            sx[k, 1] += sb1
+            sxx[k, 0, 0] += saa
+            sxx[k, 1, 0] += sba
+            sxx[k, 1, 1] += sbb
+            continue
         s = 0.0
         for b in range(n):
             s += r[b]
