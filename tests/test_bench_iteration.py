@@ -179,13 +179,13 @@ def test_memory_read_rate_is_a_rate_and_bounds_use_it():
     rates = {"matmul_gflops": 50.0, "memory_gbps": 10.0}
     f = bound_fractions(2e9, 1e9, 0.5, rates)
     assert f == {
-        "gflops": 4.0,
+        "emfast_gflops": 4.0,
         "matmul_fraction": 0.08,
         "memory_floor_seconds": 0.1,
         "memory_fraction": 0.2,
     }
     f = bound_fractions(2e9, 1e9, 0.5)
-    assert f["gflops"] == 4.0 and f["matmul_fraction"] is None
+    assert f["emfast_gflops"] == 4.0 and f["matmul_fraction"] is None
     assert f["memory_floor_seconds"] is None and f["memory_fraction"] is None
 
 

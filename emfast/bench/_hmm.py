@@ -399,9 +399,7 @@ def _iterations(X, lengths, start, covariance_type, repeat, hmmlearn, say, rates
             "log_likelihood_rel_diff": None,
             "params_rel_diff": None,
         }
-        bounds = bound_fractions(flops, X.nbytes, row["emfast_seconds"], rates)
-        row["emfast_gflops"] = bounds.pop("gflops")
-        row.update(bounds)
+        row.update(bound_fractions(flops, X.nbytes, row["emfast_seconds"], rates))
         if hmmlearn:
             say(f"hmmlearn iteration ({implementation!r})")
             theirs = time_hmmlearn_step(

@@ -155,7 +155,8 @@ def machine_rates(matmul_size: int = 2000) -> dict:
 
 
 def bound_fractions(flops, data_bytes, seconds, rates=None) -> dict:
-    """How close ``seconds`` per iteration comes to the machine's bounds.
+    """How close ``seconds`` per iteration comes to the machine's bounds, as
+    the fields of a benchmark result (what :func:`bound_cells` reads).
 
     Parameters
     ----------
@@ -165,43 +166,36 @@ def bound_fractions(flops, data_bytes, seconds, rates=None) -> dict:
     data_bytes : int
         Bytes of data the iteration must read (X once).
     seconds : float
-        Measured seconds of the iteration.
+        Measured seconds of emfast's iteration.
     rates : dict, optional
         :func:`machine_rates`; without it the fractions are None.
 
     Returns
     -------
     fractions : dict
-        ``gflops`` (flops / seconds, in 10**9), ``matmul_fraction`` (that
-        rate over ``matmul_gflops``), ``memory_floor_seconds`` (the time to
-        read ``data_bytes`` at ``memory_gbps``) and ``memory_fraction``
-        (that floor over ``seconds``: 100 % means bound by reading the
-        data).
+        ``emfast_gflops`` (flops / seconds, in 10**9), ``matmul_fraction``
+        (that rate over ``matmul_gflops``), ``memory_floor_seconds`` (the
+        time to read ``data_bytes`` at ``memory_gbps``) and
+        ``memory_fraction`` (that floor over ``seconds``: 100 % means bound
+        by reading the data).
 
     Examples
     --------
     >>> from emfast.bench import bound_fractions
     >>> f = bound_fractions(4e9, 8e8, 0.2, {"matmul_gflops": 40.0,
     ...                                      "memory_gbps": 16.0})
-    >>> f["gflops"], f["matmul_fraction"]
+    >>> f["emfast_gflops"], f["matmul_fraction"]
     (20.0, 0.5)
     >>> f["memory_floor_seconds"], f["memory_fraction"]
     (0.05, 0.25)
     """
     gflops = flops / seconds / 1e9
-    if rates is None:
-        return dict(
-            gflops=gflops,
-            matmul_fraction=None,
-            memory_floor_seconds=None,
-            memory_fraction=None,
-        )
-    floor = data_bytes / (rates["memory_gbps"] * 1e9)
+    floor = None if rates is None else data_bytes / (rates["memory_gbps"] * 1e9)
     return dict(
-        gflops=gflops,
-        matmul_fraction=gflops / rates["matmul_gflops"],
+        emfast_gflops=gflops,
+        matmul_fraction=None if rates is None else gflops / rates["matmul_gflops"],
         memory_floor_seconds=floor,
-        memory_fraction=floor / seconds,
+        memory_fraction=None if rates is None else floor / seconds,
     )
 
 
@@ -549,9 +543,7 @@ def run_workload(
     ours = time_em_step(*_mixture_case(X, parameters, cov), repeat)
     ll_emfast, params_emfast = ours.last
     t_emfast = result["emfast_seconds"] = median(ours.seconds)
-    bounds = bound_fractions(result["flops"], X.nbytes, t_emfast, rates)
-    result["emfast_gflops"] = bounds.pop("gflops")
-    result.update(bounds)
+    result.update(bound_fractions(result["flops"], X.nbytes, t_emfast, rates))
 
     if sklearn:
         say("sklearn iteration")
