@@ -2,7 +2,9 @@
 
 Each method gives either the statistics of initial responsibilities
 (``GaussianStats``; 'kmeans': one-hot to the nearest k-means centre,
-'random': random responsibilities normalised per point) or data points to
+'random': random responsibilities normalised per point; 'hierarchical':
+model-based agglomeration of a subsample, see ``_seeding``) or data
+points to
 start the components at ('random_from_data', 'k-means++'). A model turns
 either into its parameters (``initialize`` of ``mixture.MixtureModel`` and
 ``bayesian.VariationalModel``). The methods run on the source's
@@ -19,10 +21,23 @@ import numpy as np
 
 from . import _kernels
 from ._covariance import KERNEL_CODES
+from ._em import em_step
+from ._seeding import density_peak_stats, hierarchical_stats, random_points_stats
 from ._kmeans import kmeans, kmeans_plusplus
 from ._sources import GaussianStats
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = (
+    "kmeans",
+    "k-means++",
+    "random",
+    "random_from_data",
+    "hierarchical",
+    "small-em",
+)
+# Small EM: short runs of SMALL_EM_ITER iterations from the hierarchical start,
+# the density-peak start and SMALL_EM_RANDOM random starts; the best continues.
+SMALL_EM_RANDOM = 4
+SMALL_EM_ITER = 5
 
 
 @dataclass
@@ -60,6 +75,8 @@ def initial_responsibilities(
         return _stats_from_resp(
             rows, centers, covariance_type, _kernels.RESP_NEAREST, 0
         )
+    if init_params == "hierarchical":
+        return hierarchical_stats(rows, n_components, covariance_type, random_state)
     if init_params == "random":
         seed = int(random_state.randint(np.iinfo(np.int32).max))
         first = np.asarray(rows.take([0])[0], dtype=np.float64)
@@ -87,3 +104,35 @@ def _stats_from_resp(rows, centers, covariance_type, mode, seed):
     sample_weight = rows.weights
     total = rows.n_samples if sample_weight is None else sample_weight.sum()
     return GaussianStats(0.0, 0.0, total, nk, sx, sxx, centers, center)
+
+
+def small_em(model, source, random_state):
+    """Small EM (Biernacki, Celeux and Govaert, 2003): short EM runs of
+    ``model`` on ``source`` from several starts, and the parameters of the
+    one with the largest lower bound.
+
+    The starts: 'hierarchical', the density peaks (see ``_seeding``), and
+    ``SMALL_EM_RANDOM`` random ones (rows as means, the data's covariance,
+    equal weights); each runs ``SMALL_EM_ITER`` iterations. A start whose
+    run fails (a covariance that is not positive definite) is dropped;
+    when all fail, the error of the last one is raised.
+    """
+    rows = source.init_rows
+    k, covariance_type = model.n_components, model.covariance_type
+    makers = [hierarchical_stats, density_peak_stats]
+    makers += [random_points_stats] * SMALL_EM_RANDOM
+    best_bound, best_params, error = -np.inf, None, None
+    for make in makers:
+        stats = make(rows, k, covariance_type, random_state)
+        try:
+            params = model.m_step(stats, None)
+            for _ in range(SMALL_EM_ITER):
+                bound, params = em_step(model, source, params)
+        except ValueError as exc:  # not positive definite: drop this start
+            error = exc
+            continue
+        if best_params is None or bound > best_bound:
+            best_bound, best_params = bound, params
+    if best_params is None:
+        raise error
+    return best_params

@@ -22,7 +22,7 @@ from ._covariance import (
     precisions_from_cholesky,
 )
 from ._em import EMModel
-from ._init import InitialPoints, initial_responsibilities
+from ._init import InitialPoints, initial_responsibilities, small_em
 from ._persist import register
 from ._sources import Components, GaussianStats
 from ._validation import check_precision_matrix, check_shape
@@ -168,6 +168,8 @@ class VariationalModel(EMModel):
         self.priors = priors
 
     def initialize(self, source, random_state) -> VariationalParams:
+        if self.init_params == "small-em":
+            return small_em(self, source, random_state)
         start = initial_responsibilities(
             source,
             self.n_components,

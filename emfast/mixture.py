@@ -20,7 +20,7 @@ from ._covariance import (
     precisions_from_cholesky,
 )
 from ._em import EMModel
-from ._init import InitialPoints, initial_responsibilities
+from ._init import InitialPoints, initial_responsibilities, small_em
 from ._persist import register
 from ._sources import Components, GaussianStats
 from ._validation import check_means, check_precisions, check_weights
@@ -123,17 +123,20 @@ class MixtureModel(EMModel):
             or self.means_init is None
             or self.precisions_init is None
         ):
-            start = initial_responsibilities(
-                source,
-                self.n_components,
-                self.covariance_type,
-                self.init_params,
-                random_state,
-            )
-            if isinstance(start, InitialPoints):
-                params = self._params_at_points(start.points)
+            if self.init_params == "small-em":
+                params = small_em(self, source, random_state)
             else:
-                params = self.m_step(start, None)
+                start = initial_responsibilities(
+                    source,
+                    self.n_components,
+                    self.covariance_type,
+                    self.init_params,
+                    random_state,
+                )
+                if isinstance(start, InitialPoints):
+                    params = self._params_at_points(start.points)
+                else:
+                    params = self.m_step(start, None)
         else:
             params = None
         weights = params.weights if self.weights_init is None else self.weights_init
