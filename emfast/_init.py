@@ -22,8 +22,8 @@ import numpy as np
 from . import _kernels
 from ._covariance import KERNEL_CODES
 from ._em import em_step
-from ._seeding import density_peak_stats, hierarchical_stats, random_points_stats
 from ._kmeans import kmeans, kmeans_plusplus
+from ._seeding import density_peak_stats, hierarchical_stats, random_points_stats
 from ._sources import GaussianStats
 
 INIT_PARAMS = (

@@ -87,9 +87,7 @@ def hierarchical_stats(rows, n_components, covariance_type, random_state):
     sample_weight = rows.weights
     total = rows.n_samples if sample_weight is None else float(sample_weight.sum())
     scale = total / n_sub
-    return moment_stats(
-        means, counts * scale, scatter * scale, covariance_type, total
-    )
+    return moment_stats(means, counts * scale, scatter * scale, covariance_type, total)
 
 
 def density_peak_stats(rows, n_components, covariance_type, random_state):
@@ -132,7 +130,7 @@ def random_points_stats(rows, n_components, covariance_type, random_state):
     Celeux and Govaert, 2003): means at K distinct rows of the subsample,
     each component with the subsample's covariance, equal weights."""
     X = _subsample(rows, random_state).astype(np.float64)
-    n_sub, n_features = X.shape
+    n_sub = X.shape[0]
     means = X[random_state.choice(n_sub, n_components, replace=n_sub < n_components)]
     centred = X - X.mean(axis=0)
     covariance = centred.T @ centred / n_sub
@@ -177,7 +175,8 @@ def merge_groups(X, labels, n_groups, covariance_type, tau):
     def term(n, mean_a, mean_b, n_a, n_b, w_a, w_b):
         """n log det of the merged groups' covariance (+ tau I)."""
         d = mean_a - mean_b
-        w = w_a + w_b + (n_a * n_b / n)[..., None, None] * (d[..., :, None] * d[..., None, :])
+        between = d[..., :, None] * d[..., None, :]
+        w = w_a + w_b + (n_a * n_b / n)[..., None, None] * between
         return n * _log_det(w / n[..., None, None], covariance_type, tau)
 
     own = counts * _log_det(scatter / counts[:, None, None], covariance_type, tau)
@@ -194,7 +193,9 @@ def merge_groups(X, labels, n_groups, covariance_type, tau):
         for lo in range(0, others.size, step):
             o = others[lo : lo + step]
             n = counts[i] + counts[o]
-            merged = term(n, means[i], means[o], counts[i], counts[o], scatter[i], scatter[o])
+            merged = term(
+                n, means[i], means[o], counts[i], counts[o], scatter[i], scatter[o]
+            )
             row = merged - own[i] - own[o]
             cost[i, o] = row
             cost[o, i] = row

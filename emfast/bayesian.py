@@ -121,7 +121,8 @@ class VariationalModel(EMModel):
         The covariance type.
     reg_covar : float
         Added to the diagonal of the empirical covariances.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical', 'small-em'}
         The start ``initialize`` computes.
     dtype : dtype
         The data's dtype.
@@ -359,8 +360,8 @@ class BayesianGaussianMixture(BaseMixture):
         The number of EM iterations to perform.
     n_init : int, default=1
         The number of initializations to perform; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical', 'small-em'}, default='kmeans'
         How the responsibilities are initialized (see
         :class:`GaussianMixture`).
     weight_concentration_prior_type : {'dirichlet_process', \

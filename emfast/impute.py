@@ -55,8 +55,8 @@ class GaussianMixtureImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
         The number of EM iterations to perform.
     n_init : int, default=1
         The number of initializations to perform; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical', 'small-em'}, default='kmeans'
         How the mixture is initialized (see :class:`GaussianMixture`); the
         initialization sees missing values filled with column means.
     weights_init : array-like of shape (n_components,), default=None

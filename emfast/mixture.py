@@ -73,7 +73,8 @@ class MixtureModel(EMModel):
         The covariance type.
     reg_covar : float
         Added to the diagonal of the covariances in the M-step.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical', 'small-em'}
         The start ``initialize`` computes.
     dtype : dtype
         The data's dtype (float32 data give float32-rounded covariances,
@@ -227,12 +228,21 @@ class GaussianMixture(BaseMixture):
         The number of EM iterations to perform.
     n_init : int, default=1
         The number of initializations to perform; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
-default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', \
+'hierarchical', 'small-em'}, default='kmeans'
         How weights, means and precisions are initialized: 'kmeans' from the
         labels of k-means (k-means++ seeding and Lloyd iterations), 'k-means++'
         from k-means++ seeds, 'random' from random responsibilities,
-        'random_from_data' from randomly chosen data points.
+        'random_from_data' from randomly chosen data points (these four as
+        scikit-learn). Beyond scikit-learn, two starts that survive data where
+        those reach a poor local optimum: 'hierarchical' from model-based
+        agglomerative hierarchical clustering of a subsample of at most 2,000
+        rows (mclust's, merging k-means cells by the classification
+        likelihood: keeps elongated clusters whole), and 'small-em' from the
+        best of six short EM runs of 5 iterations (from the hierarchical
+        start, the subsample's density peaks, which find tight clusters on a
+        broad one, and four random starts). Each start of ``n_init`` draws
+        anew.
     weights_init : array-like of shape (n_components,), default=None
         User-provided initial weights.
     means_init : array-like of shape (n_components, n_features), default=None

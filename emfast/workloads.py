@@ -4,6 +4,10 @@ W1-W6 (:data:`WORKLOADS`, :func:`make_workload`), for the mixtures: float64
 blobs from a fixed seed, ``n_components`` true components with random means
 in [-10, 10]^D and random symmetric positive-definite covariances.
 
+The start data sets (:data:`START_DATASETS`, :func:`make_start_dataset`),
+for the starts' benchmark: two-dimensional mixtures on which EM from the
+usual starts reaches a poor local optimum, with their true parameters.
+
 H1-H3 (:data:`HMM_WORKLOADS`, :func:`make_hmm_workload`), for the hidden
 Markov models: float64 sequences simulated from a random Gaussian HMM of the
 workload's shape (:func:`random_hmm`: means in [-10, 10]^D, random
@@ -402,3 +406,78 @@ def _hmm_workload(name: str) -> HMMWorkload:
             f"Unknown HMM workload {name!r}; expected one of {list(HMM_WORKLOADS)}"
         )
     return HMM_WORKLOADS[name]
+
+
+class StartDataset(NamedTuple):
+    """A start data set (:func:`make_start_dataset`): the points, their true
+    components and the true mixture's parameters ('full' covariances)."""
+
+    X: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+
+
+# name -> what it is; the sizes are make_start_dataset's.
+START_DATASETS = {
+    "elongated": "3 parallel elongated clusters (sd 6 along x, 0.25 across, 2 apart)",
+    "nested": "one broad cluster (80 %, sd 4) with 4 tight ones (sd 0.3) on it",
+    "grid": "5 x 5 grid of tight clusters (sd 0.3, 3 apart), unequal weights",
+}
+
+
+def make_start_dataset(name, n_samples=20_000, seed=0):
+    """Draw one of the start data sets (:data:`START_DATASETS`).
+
+    Parameters
+    ----------
+    name : {'elongated', 'nested', 'grid'}
+        The data set: 3 parallel elongated clusters (K = 3), a broad cluster
+        with 4 tight ones on it (K = 5), or a 5 x 5 grid of tight clusters
+        with weights drawn uniformly in [0.5, 2] and normalised (K = 25).
+    n_samples : int, default=20000
+        Number of points.
+    seed : int, default=0
+        Seed of the generator (of the points, and of the grid's weights).
+
+    Returns
+    -------
+    StartDataset
+        The points (float64, (n_samples, 2)), their true components and the
+        true weights, means and covariances; the number of components is
+        ``len(weights)``.
+
+    Examples
+    --------
+    >>> from emfast.workloads import make_start_dataset
+    >>> data = make_start_dataset("nested", 1000, seed=1)
+    >>> data.X.shape, len(data.weights), data.weights.round(2).tolist()
+    ((1000, 2), 5, [0.8, 0.05, 0.05, 0.05, 0.05])
+    """
+    rng = np.random.default_rng(seed)
+    if name == "elongated":
+        weights = np.full(3, 1.0 / 3.0)
+        means = np.array([[0.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
+        scales = np.tile([6.0, 0.25], (3, 1))
+    elif name == "nested":
+        weights = np.array([0.8, 0.05, 0.05, 0.05, 0.05])
+        means = np.array(
+            [[0.0, 0.0], [-3.0, -3.0], [3.0, -3.0], [-3.0, 3.0], [3.0, 3.0]]
+        )
+        scales = np.array([[4.0, 4.0]] + [[0.3, 0.3]] * 4)
+    elif name == "grid":
+        weights = rng.uniform(0.5, 2.0, 25)
+        weights /= weights.sum()
+        means = 3.0 * np.array(
+            [[a, b] for a in range(5) for b in range(5)], dtype=float
+        )
+        scales = np.full((25, 2), 0.3)
+    else:
+        raise ValueError(
+            f"Unknown start data set {name!r}; expected one of {list(START_DATASETS)}"
+        )
+    labels = rng.choice(len(weights), size=n_samples, p=weights)
+    X = means[labels] + rng.standard_normal((n_samples, 2)) * scales[labels]
+    covariances = np.stack([np.diag(s**2) for s in scales])
+    return StartDataset(X, labels, weights, means, covariances)
