@@ -25,6 +25,9 @@ from time import perf_counter
 
 import numpy as np
 
+from ._init import INIT_PARAMS
+from .selection import DEFAULT_STARTS
+
 _SHOWN_COMPONENTS = 10
 _SHOWN_COORDS = 4
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -187,6 +190,13 @@ def add_parsers(subparsers) -> None:
     )
     fit.add_argument(
         "--n-init", type=_positive_int, default=1, help="restarts (default: 1)"
+    )
+    fit.add_argument(
+        "--init-params",
+        choices=INIT_PARAMS,
+        default=None,
+        help="the start (default: kmeans; with --select, the best of small-em "
+        "and kmeans per candidate)",
     )
     fit.add_argument(
         "--max-iter",
@@ -474,6 +484,7 @@ def _fit(args) -> int:
         "random_state": args.seed,
         "nan_policy": args.nan_policy,
     }
+    init = "kmeans" if args.init_params is None else args.init_params
     observer = _progress(args.quiet)
     context = observe_iterations(observer) if observer else nullcontext()
     with context, warnings.catch_warnings(record=True) as caught:
@@ -484,17 +495,22 @@ def _fit(args) -> int:
                     X,
                     n_components=args.select,
                     covariance_types=(args.covariance_type,),
+                    starts=DEFAULT_STARTS
+                    if args.init_params is None
+                    else (args.init_params,),
                     **{k: v for k, v in params.items() if k != "covariance_type"},
                 )
                 gm = selection.best_estimator
             elif args.bayesian:
                 selection = None
                 gm = BayesianGaussianMixture(
-                    n_components=args.n_components, **params
+                    n_components=args.n_components, init_params=init, **params
                 ).fit(X)
             else:
                 selection = None
-                gm = GaussianMixture(args.n_components, **params).fit(X)
+                gm = GaussianMixture(args.n_components, init_params=init, **params).fit(
+                    X
+                )
         finally:
             if observer:
                 observer.close()

@@ -106,8 +106,11 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
     denser = rank[None, :] < rank[:, None]
     delta = np.sqrt(np.where(denser, d2, np.inf).min(axis=1))
     del denser
-    tiny = np.finfo(np.float64).tiny
-    peaks = np.argsort(-(delta / np.maximum(radius, tiny)), kind="stable")
+    # delta / r; infinite for a point of zero radius (repeated rows) below
+    # no denser one, zero for a copy of a denser point.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        score = np.where(delta > 0, delta / radius, 0.0)
+    peaks = np.argsort(-score, kind="stable")
     peaks = peaks[:n_components]
     # Too few rows (n_sub < K) repeat peaks; such a start is still valid.
     peaks = np.resize(peaks, n_components)
