@@ -289,8 +289,10 @@ class PersistentModel:
     ``_array_params`` (constructor parameters that may be numeric arrays),
     ``_saved_checks`` (functions ``check(values, params)`` of the entries
     together), ``_saved_extras`` with ``_restore_extras`` (float64 arrays it
-    checks itself), ``_check_loaded_params`` and ``_model_kind`` (its kind
-    of model, in words).
+    checks itself), ``_check_loaded_params``, ``_model_kind`` (its kind
+    of model, in words) and ``_later_params`` (constructor parameters added
+    after its first file format: a file without them loads with their
+    defaults).
 
     Examples
     --------
@@ -308,6 +310,7 @@ class PersistentModel:
     _saved_fields: ClassVar[tuple] = ()
     _saved_checks: ClassVar[tuple] = ()
     _saved_extras: ClassVar[tuple] = ()
+    _later_params: ClassVar[tuple] = ()
 
     @classmethod
     def _check_loaded_params(cls, params, values):
@@ -855,7 +858,13 @@ def _params_from_json(contents: dict[str, np.ndarray], cls) -> dict:
         raise _FormatError(f"'params' is not valid JSON ({exc})") from exc
     if not isinstance(params, dict):
         raise _FormatError("'params' must be a JSON object")
-    expected = set(cls().get_params(deep=False))
+    defaults = cls().get_params(deep=False)
+    expected = set(defaults)
+    # Parameters added after a model's first file format: an older file
+    # without them gets their defaults.
+    for name in cls._later_params:
+        if name not in params and name in defaults:
+            params[name] = defaults[name]
     if set(params) != expected:
         raise _FormatError(
             f"'params' does not hold the {cls.__name__} parameters: missing "

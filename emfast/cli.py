@@ -247,6 +247,25 @@ def _add_bench_parser(subparsers) -> None:
         ),
     )
     bench.add_argument(
+        "--starts",
+        action="store_true",
+        help=(
+            "run only the starts benchmark instead of the workloads: how often "
+            "each start (sklearn's default and n_init=10; emfast's kmeans, "
+            "k-means++, hierarchical and small-em) reaches the best optimum on "
+            "data where starts matter (elongated, nested and grid clusters, "
+            "20,000 points, 10 draws; iris and wine), its fit time, and "
+            "select_model's pick on the elongated clusters"
+        ),
+    )
+    bench.add_argument(
+        "--draws",
+        type=_int_at_least(1),
+        default=None,
+        metavar="N",
+        help="with --starts: data draws (seeds) per data set (default: 10; --quick: 3)",
+    )
+    bench.add_argument(
         "--e2e-seeds",
         type=_int_at_least(1),
         default=1,
@@ -363,6 +382,7 @@ def _bench(args) -> int:
             ("--impute", args.impute),
             ("--memmap", args.memmap),
             ("--dask", args.dask),
+            ("--starts", args.starts),
         )
         if given
     ]
@@ -384,6 +404,13 @@ def _bench(args) -> int:
         raise ValueError("--impute compares with sklearn; drop --no-sklearn")
     if args.impute and args.workloads is not None:
         raise ValueError("--impute runs its own data sets; drop --workloads")
+    if args.starts and (args.workloads is not None or args.no_sklearn):
+        raise ValueError(
+            "--starts runs its own data sets beside sklearn; drop --workloads "
+            "and --no-sklearn"
+        )
+    if args.draws is not None and not args.starts:
+        raise ValueError("--draws goes with --starts")
     start = perf_counter()
     if args.bayesian:
         results = bench.run_bayesian(
@@ -460,6 +487,14 @@ def _bench(args) -> int:
             progress=progress,
         )
         print(bench.format_impute_rmse(results))
+    elif args.starts:
+        results = bench.run_starts(
+            quick=args.quick,
+            n_samples=args.n_samples,
+            draws=args.draws,
+            progress=progress,
+        )
+        print(bench.format_starts(results))
     elif args.startup:
         progress("start-up measurements (fresh processes; one cold compile)")
         results = bench.startup(repeat=max(args.repeat, 5))

@@ -32,7 +32,14 @@ from ._kmeans import MemoryRows, kmeans
 from ._persist import Saved, positive_definite, register
 from ._sources import Components, GaussianStats
 from ._validation import as_kernel_input
-from .hmm import COVARIANCE_TYPES, DECODER_ALGORITHMS, SUMS_TO_1, BaseHMM, BaseHMMModel
+from .hmm import (
+    COVARIANCE_TYPES,
+    DECODER_ALGORITHMS,
+    SUMS_TO_1,
+    BaseHMM,
+    BaseHMMModel,
+    emission_start,
+)
 
 # hmmlearn's defaults of covars_prior and covars_weight (given None), as
 # functions of (n_mix, n_features): they make each covariance update the
@@ -274,7 +281,10 @@ class GMMHMMModel(BaseHMMModel):
 
     def _kmeans_means(self, source, random_state, data_cov):
         """(K, n_mix, D) means: k-means into K clusters, then k-means of each
-        cluster into n_mix (hmmlearn's, with emfast's k-means)."""
+        cluster into n_mix (hmmlearn's, with emfast's k-means). With
+        ``emission_init`` 'hierarchical' or 'small-em', the K clusters are
+        that start's components instead (each row to its most probable one,
+        ``hmm.emission_start``)."""
         K, nm = self.n_components, self.n_mix
         rows = source.init_rows
         if rows.n_samples < K:
@@ -282,8 +292,15 @@ class GMMHMMModel(BaseHMMModel):
                 f"n_samples={rows.n_samples} should be >= n_components={K} "
                 "to initialize the means by k-means"
             )
-        centers = kmeans(rows, K, random_state)
-        labels = _nearest(rows, centers)
+        centers, _, start_labels = emission_start(
+            source,
+            K,
+            self.covariance_type,
+            self.est.emission_init,
+            self.est.min_covar,
+            random_state,
+        )
+        labels = _nearest(rows, centers) if start_labels is None else start_labels()
         main_centroid = centers.mean(axis=0)
         weights = rows.weights
         means = np.empty((K, nm, rows.n_features))
@@ -623,6 +640,11 @@ class GMMHMM(BaseHMM):
         conditional expectations given each component; a step with every
         coordinate missing has no observation, and its state is inferred
         from its neighbours. The start sees NaN replaced by column means.
+    emission_init : {'kmeans', 'hierarchical', 'small-em'}, default='kmeans'
+        How the steps are first split into the states' clusters (each then
+        split into ``n_mix`` by k-means): hmmlearn's k-means, or around the
+        means of :class:`GaussianMixture`'s 'hierarchical' or 'small-em'
+        start (see :class:`GaussianHMM`).
 
     Attributes
     ----------
@@ -728,6 +750,7 @@ class GMMHMM(BaseHMM):
         *,
         n_init=1,
         nan_policy="raise",
+        emission_init="kmeans",
     ):
         self.n_components = n_components
         self.n_mix = n_mix
@@ -750,6 +773,7 @@ class GMMHMM(BaseHMM):
         self.implementation = implementation
         self.n_init = n_init
         self.nan_policy = nan_policy
+        self.emission_init = emission_init
 
     # ------------------------------------------------------------ checks
 

@@ -36,6 +36,7 @@ from ._kmeans import kmeans
 from ._persist import PersistentModel, Saved, positive_definite, probabilities, register
 from ._sources import Components, GaussianStats, source_for
 from ._validation import as_kernel_input, check_observed_columns, check_sample_weight
+from .mixture import MixtureModel
 
 COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
 _NO_WEIGHTS = np.empty(0)
@@ -187,6 +188,31 @@ class HMMStats:
     emission: object
 
 
+# The starts of the states' emissions (``emission_init``).
+EMISSION_INITS = ("kmeans", "hierarchical", "small-em")
+
+
+def emission_start(source, n_components, covariance_type, method, reg, random_state):
+    """The states' start, from the rows of ``source`` as if they were
+    independent: (means (K, D), covariances in hmmlearn's shape of
+    ``covariance_type`` or None, labels or None). 'kmeans': hmmlearn's
+    k-means centres, and neither covariances nor labels; 'hierarchical' and
+    'small-em': the means and covariances of that start of a Gaussian
+    mixture (``GaussianMixture``'s ``init_params``), with ``reg`` added to
+    the covariances' diagonals, and a function that gives each row's most
+    probable component under it (an (n_samples,) int64 array)."""
+    if method == "kmeans":
+        return kmeans(source.init_rows, n_components, random_state), None, None
+    model = MixtureModel(n_components, covariance_type, reg, method, source.dtype)
+    params = model.initialize(source, random_state)
+
+    def labels():
+        found = source.scores(model.components(params), "labels")
+        return np.asarray(found.compute() if hasattr(found, "compute") else found)
+
+    return params.means, params.covariances, labels
+
+
 class BaseHMMModel(EMModel):
     """The EM model of a hidden Markov model (see ``_em``): Baum–Welch. The
     E-step runs forward–backward over the emission log-densities
@@ -314,13 +340,24 @@ class HMMModel(BaseHMMModel):
         """hmmlearn's start: the transitions of ``initial_transitions``,
         means by k-means, every state's covariance the data covariance plus
         ``min_covar`` (each unless already set and not in
-        ``init_params``)."""
+        ``init_params``). With ``emission_init`` 'hierarchical' or
+        'small-em', the means, and the covariances when they are to be
+        initialized too, of that start instead (``emission_start``)."""
         K = self.n_components
         startprob, transmat = self.initial_transitions(random_state)
         means = self._given("m", "means_")
-        if means is None:
-            means = kmeans(source.init_rows, K, random_state)
         covars = self._given("c", "_covars_")
+        if means is None:
+            means, start_covars, _ = emission_start(
+                source,
+                K,
+                self.covariance_type,
+                self.est.emission_init,
+                self.est.min_covar,
+                random_state,
+            )
+            if covars is None and start_covars is not None:
+                covars = start_covars
         if covars is None:
             _, cov = source.moments()
             cv = cov + self.est.min_covar * np.eye(cov.shape[0])
@@ -505,7 +542,12 @@ class BaseHMM(PersistentModel, BaseEstimator):
     # What every hidden Markov model's constructor takes.
     _parameter_constraints: ClassVar[dict] = {
         "nan_policy": [StrOptions({"raise", "marginalize"})],
+        "emission_init": [StrOptions(set(EMISSION_INITS))],
     }
+
+    # Constructor parameters that older model files lack (their defaults
+    # are used).
+    _later_params: ClassVar[tuple] = ("emission_init",)
 
     # A model file (``_persist``): these besides the constructor parameters.
     _model_kind = "hidden Markov model"
@@ -1080,6 +1122,13 @@ class GaussianHMM(BaseHMM):
         density and completes the statistics with its conditional
         expectation given the state; a step with every coordinate missing
         has no observation, and its state is inferred from its neighbours.
+    emission_init : {'kmeans', 'hierarchical', 'small-em'}, default='kmeans'
+        The start of the states' means (and covariances), from the steps as
+        if they were independent: hmmlearn's k-means centres (with every
+        covariance the data covariance), or the means and covariances of
+        :class:`GaussianMixture`'s 'hierarchical' or 'small-em' start, which
+        survive elongated or nested emission clusters where k-means reaches
+        a poor local optimum.
 
     Attributes
     ----------
@@ -1181,6 +1230,7 @@ class GaussianHMM(BaseHMM):
         *,
         n_init=1,
         nan_policy="raise",
+        emission_init="kmeans",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -1201,6 +1251,7 @@ class GaussianHMM(BaseHMM):
         self.implementation = implementation
         self.n_init = n_init
         self.nan_policy = nan_policy
+        self.emission_init = emission_init
 
     # ------------------------------------------------------------ covars_
 

@@ -346,3 +346,88 @@ def test_bit_identical_across_thread_counts(tmp_path):
     results = results_by_thread_count(THREADS_SCRIPT, tmp_path)
     assert len(results[1]) == 8
     assert_same_bits(results)
+
+
+# ------------------------------------------------------------ hidden Markov
+
+
+def sticky_lines(n_steps=3000, seed=0):
+    """A 3-state HMM (staying probability 0.95) whose states emit the
+    elongated clusters."""
+    rng = np.random.default_rng(seed)
+    states = np.empty(n_steps, dtype=np.int64)
+    states[0] = 0
+    for t in range(1, n_steps):
+        stay = rng.random() < 0.95
+        states[t] = states[t - 1] if stay else rng.integers(3)
+    X = np.column_stack(
+        [rng.normal(0, 6, n_steps), 2.0 * states + rng.normal(0, 0.25, n_steps)]
+    )
+    return X, states
+
+
+@pytest.mark.parametrize("emission_init", NEW_STARTS)
+def test_gaussian_hmm_emission_start(emission_init):
+    from emfast import GaussianHMM
+
+    X, _ = sticky_lines()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = GaussianHMM(3, emission_init=emission_init, random_state=0, n_iter=50)
+        ours.fit(X)
+        kmeans = GaussianHMM(3, random_state=0, n_iter=50).fit(X)
+    assert_allclose(np.sort(ours.means_[:, 1]), [0.0, 2.0, 4.0], atol=0.05)
+    assert ours.score(X) > kmeans.score(X) + 100
+    # The start's covariances are the groups' (elongated), not the data's.
+    start = GaussianHMM(3, emission_init=emission_init, random_state=0, n_iter=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start.fit(X)
+    assert np.all(start.covars_[:, 1, 1] < 0.5)
+
+
+def test_gmmhmm_emission_start_splits_the_states_along_the_lines():
+    from emfast import GMMHMM
+
+    X, _ = sticky_lines()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = GMMHMM(
+            3, n_mix=2, emission_init="hierarchical", random_state=0, n_iter=0
+        ).fit(X)
+    # Each state's two start means lie on one line.
+    rows = np.sort(model.means_[:, :, 1].mean(axis=1))
+    assert_allclose(rows, [0.0, 2.0, 4.0], atol=0.1)
+    assert np.abs(np.diff(model.means_[:, :, 1], axis=1)).max() < 0.2
+
+
+@pytest.mark.parametrize("cls_name", ["GaussianHMM", "GMMHMM"])
+def test_bad_emission_init_is_a_clear_error(cls_name):
+    import emfast
+
+    X, _ = sticky_lines(200)
+    model = getattr(emfast, cls_name)(3, emission_init="k-means++")
+    with pytest.raises(InvalidParameterError, match="emission_init"):
+        model.fit(X)
+
+
+def test_model_files_without_emission_init_still_load(tmp_path):
+    import json
+
+    import emfast
+
+    X, _ = sticky_lines(300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = emfast.GaussianHMM(3, random_state=0, n_iter=3).fit(X)
+    path = tmp_path / "model.npz"
+    model.save(path)
+    with np.load(path) as data:
+        contents = dict(data)
+    params = json.loads(str(contents["params"]))
+    del params["emission_init"]
+    contents["params"] = np.array(json.dumps(params))
+    np.savez(path, **contents)
+    loaded = emfast.load(path)
+    assert loaded.emission_init == "kmeans"
+    assert_array_equal(loaded.means_, model.means_)

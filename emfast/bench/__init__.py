@@ -55,6 +55,13 @@ workloads of :mod:`emfast.workloads`:
   the anonymous memory a default fit, and then ``score``, add in a fresh
   process on a ``.npy`` file opened with ``np.load(path, mmap_mode='r')``,
   against the file's size. emfast only.
+* **Starts** (:func:`starts_case`, :func:`select_case`, :func:`run_starts`,
+  ``emfast bench --starts``): how often each start (scikit-learn's default
+  and ``n_init=10``; emfast's 'kmeans', 'k-means++', 'hierarchical' and
+  'small-em') reaches the best optimum on data where starts matter
+  (:data:`emfast.workloads.START_DATASETS`, iris and wine), with its fit
+  time; and how often ``select_model`` picks the right number of components
+  on the elongated clusters.
 * **Dask** (:func:`dask_overhead`, :func:`run_dask_overhead`): one emfast
   iteration on a ``dask.array`` (threaded scheduler, or a ``LocalCluster`` of
   worker processes) against one in memory, from the same initial parameters.
@@ -194,6 +201,23 @@ from ._scale import (
     run_dask_overhead,
     run_memmap_rss,
 )
+from ._starts import (
+    METHODS as STARTS_METHODS,
+)
+from ._starts import (
+    REAL_DATASETS as STARTS_REAL_DATASETS,
+)
+from ._starts import (
+    STARTS_DRAWS,
+    STARTS_N_SAMPLES,
+    STARTS_QUICK_DRAWS,
+    STARTS_QUICK_N_SAMPLES,
+    STARTS_TOLERANCE,
+    format_starts,
+    run_starts,
+    select_case,
+    starts_case,
+)
 from ._startup import (
     STARTUP_N_SAMPLES,
     STARTUP_WORKLOAD,
@@ -243,6 +267,13 @@ __all__ = [
     "QUICK_DIVISOR",
     "QUICK_DIVISORS",
     "REG_COVAR",
+    "STARTS_DRAWS",
+    "STARTS_METHODS",
+    "STARTS_N_SAMPLES",
+    "STARTS_QUICK_DRAWS",
+    "STARTS_QUICK_N_SAMPLES",
+    "STARTS_REAL_DATASETS",
+    "STARTS_TOLERANCE",
     "STARTUP_N_SAMPLES",
     "STARTUP_WORKLOAD",
     "Timed",
@@ -267,6 +298,7 @@ __all__ = [
     "format_memmap_rss",
     "format_missing_cost",
     "format_results",
+    "format_starts",
     "format_startup",
     "hmm_benchmark_data",
     "hmm_em_case",
@@ -299,10 +331,13 @@ __all__ = [
     "run_impute_rmse",
     "run_memmap_rss",
     "run_missing_cost",
+    "run_starts",
     "run_workload",
+    "select_case",
     "sklearn_bayesian_estimator",
     "sklearn_estimator",
     "sklearn_iteration",
+    "starts_case",
     "startup",
     "time_em_step",
     "time_hmmlearn_step",
