@@ -35,8 +35,9 @@ INIT_PARAMS = (
     "small-em",
 )
 # Small EM: short runs of SMALL_EM_ITER iterations from the hierarchical start,
-# the density-peak start and SMALL_EM_RANDOM random starts; the best continues.
-SMALL_EM_RANDOM = 4
+# the density-peak start, the k-means start and SMALL_EM_RANDOM random
+# starts; the best continues.
+SMALL_EM_RANDOM = 3
 SMALL_EM_ITER = 5
 
 
@@ -106,20 +107,26 @@ def _stats_from_resp(rows, centers, covariance_type, mode, seed):
     return GaussianStats(0.0, 0.0, total, nk, sx, sxx, centers, center)
 
 
+def _kmeans_stats(rows, n_components, covariance_type, random_state):
+    """The statistics of the 'kmeans' start."""
+    centers = kmeans(rows, n_components, random_state)
+    return _stats_from_resp(rows, centers, covariance_type, _kernels.RESP_NEAREST, 0)
+
+
 def small_em(model, source, random_state):
     """Small EM (Biernacki, Celeux and Govaert, 2003): short EM runs of
     ``model`` on ``source`` from several starts, and the parameters of the
     one with the largest lower bound.
 
-    The starts: 'hierarchical', the density peaks (see ``_seeding``), and
-    ``SMALL_EM_RANDOM`` random ones (rows as means, the data's covariance,
+    The starts: 'hierarchical', the density peaks (see ``_seeding``),
+    'kmeans', and ``SMALL_EM_RANDOM`` random ones (rows as means, the data's covariance,
     equal weights); each runs ``SMALL_EM_ITER`` iterations. A start whose
     run fails (a covariance that is not positive definite) is dropped;
     when all fail, the error of the last one is raised.
     """
     rows = source.init_rows
     k, covariance_type = model.n_components, model.covariance_type
-    makers = [hierarchical_stats, density_peak_stats]
+    makers = [hierarchical_stats, density_peak_stats, _kmeans_stats]
     makers += [random_points_stats] * SMALL_EM_RANDOM
     best_bound, best_params, error = -np.inf, None, None
     for make in makers:

@@ -42,14 +42,17 @@ prefers to cut the broad cluster in two.
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ._kmeans import MemoryRows, kmeans, sample_rows
 from ._sources import GaussianStats
 
 # Rows the starts see at most.
 SUBSAMPLE_SIZE = 2000
-# The density-peak start's neighbour count for the density.
+# The density-peak start's neighbour count for the density, and how many
+# nearest neighbours it searches for a denser point (beyond them: all points).
 NEIGHBOURS = 10
+_DENSER_CANDIDATES = 64
 # k-means cells per component the merges start from, and at least this many.
 CELLS_PER_COMPONENT = 4
 MIN_CELLS = 40
@@ -96,16 +99,25 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
     nearest neighbours."""
     X = _subsample(rows, random_state).astype(np.float64)
     n_sub, n_features = X.shape
-    squared = np.einsum("ij,ij->i", X, X)
-    d2 = np.maximum(squared[:, None] - 2.0 * X @ X.T + squared[None, :], 0.0)
     k = min(NEIGHBOURS, n_sub - 1)
-    radius = np.sqrt(np.partition(d2, k, axis=1)[:, k])
+    tree = cKDTree(X)
+    # The nearest neighbours of every point, itself first (distance 0).
+    n_query = min(_DENSER_CANDIDATES, n_sub)
+    distance, neighbour = tree.query(X, k=n_query)
+    distance, neighbour = distance.reshape(n_sub, -1), neighbour.reshape(n_sub, -1)
+    radius = distance[:, k]
     rank = np.empty(n_sub, dtype=np.int64)
     rank[np.argsort(radius, kind="stable")] = np.arange(n_sub)  # 0: densest
-    # delta: distance to the nearest denser point (the densest: infinite).
-    denser = rank[None, :] < rank[:, None]
-    delta = np.sqrt(np.where(denser, d2, np.inf).min(axis=1))
-    del denser
+    # delta: distance to the nearest denser point (the densest: infinite):
+    # the first denser one among the nearest neighbours, or else (a point
+    # denser than all of them: a peak) the nearest of all denser points.
+    denser = rank[neighbour] < rank[:, None]
+    found = denser.any(axis=1)
+    delta = np.full(n_sub, np.inf)
+    delta[found] = distance[found, np.argmax(denser[found], axis=1)]
+    for i in np.flatnonzero(~found & (rank > 0)):
+        others = np.flatnonzero(rank < rank[i])
+        delta[i] = np.sqrt(((X[others] - X[i]) ** 2).sum(axis=1).min())
     # delta / r; infinite for a point of zero radius (repeated rows) below
     # no denser one, zero for a copy of a denser point.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -115,7 +127,7 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
     # Too few rows (n_sub < K) repeat peaks; such a start is still valid.
     peaks = np.resize(peaks, n_components)
     n_near = min(max(2 * k + 1, 2 * n_features + 1), n_sub)
-    near = np.argsort(d2[peaks], axis=1, kind="stable")[:, :n_near]
+    near = tree.query(X[peaks], k=n_near)[1].reshape(n_components, -1)
     scatter = np.empty((n_components, n_features, n_features))
     for c in range(n_components):
         centred = X[near[c]] - X[near[c]].mean(axis=0)
@@ -260,16 +272,16 @@ def _subsample(rows, random_state):
     """At most ``SUBSAMPLE_SIZE`` rows, in the data's dtype: distinct rows drawn
     uniformly, or with sample weights drawn in proportion to them (with
     repeats), as k-means draws its subsample."""
-    n_samples = rows.n_samples
+    n_samples, size = rows.n_samples, SUBSAMPLE_SIZE
     sample_weight = rows.weights
     if sample_weight is None:
-        if n_samples <= SUBSAMPLE_SIZE:
+        if n_samples <= size:
             drawn = np.arange(n_samples)
         else:
-            drawn = np.sort(sample_rows(n_samples, SUBSAMPLE_SIZE, random_state))
+            drawn = np.sort(sample_rows(n_samples, size, random_state))
     else:
         cumulative = np.cumsum(sample_weight)
-        draws = random_state.uniform(size=SUBSAMPLE_SIZE) * cumulative[-1]
+        draws = random_state.uniform(size=size) * cumulative[-1]
         drawn = np.searchsorted(cumulative, draws, "right")
         np.clip(drawn, None, n_samples - 1, out=drawn)
         drawn = np.sort(drawn)

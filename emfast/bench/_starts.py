@@ -291,6 +291,4 @@ def format_starts(results) -> str:
         "parameters; real data: the best fit of the run). Synthetic data: one "
         "data draw per seed; real data: fixed, standardised, one fit per seed."
     )
-    return paragraphs(
-        [head], [note], lines, [picks], [wall_time(results["seconds"])]
-    )
+    return paragraphs([head], [note], lines, [picks], [wall_time(results["seconds"])])
