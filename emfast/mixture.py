@@ -241,8 +241,8 @@ class GaussianMixture(BaseMixture):
         likelihood: keeps elongated clusters whole), and 'small-em' from the
         best of six short EM runs of 5 iterations (from the hierarchical
         start, the subsample's density peaks, which find tight clusters on a
-        broad one, and four random starts). Each start of ``n_init`` draws
-        anew.
+        broad one, the k-means start and three random starts). Each run of
+        ``n_init`` draws its start anew.
     weights_init : array-like of shape (n_components,), default=None
         User-provided initial weights.
     means_init : array-like of shape (n_components, n_features), default=None
