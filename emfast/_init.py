@@ -72,10 +72,7 @@ def initial_responsibilities(
     ``GaussianStats`` of initial responsibilities, or ``InitialPoints``."""
     rows = source.init_rows
     if init_params == "kmeans":
-        centers = kmeans(rows, n_components, random_state)
-        return _stats_from_resp(
-            rows, centers, covariance_type, _kernels.RESP_NEAREST, 0
-        )
+        return _kmeans_stats(rows, n_components, covariance_type, random_state)
     if init_params == "hierarchical":
         return hierarchical_stats(rows, n_components, covariance_type, random_state)
     if init_params == "random":
@@ -116,7 +113,8 @@ def _kmeans_stats(rows, n_components, covariance_type, random_state):
 def small_em(model, source, random_state):
     """Small EM (Biernacki, Celeux and Govaert, 2003): short EM runs of
     ``model`` on ``source`` from several starts, and the parameters of the
-    one with the largest lower bound.
+    one with the largest lower bound. The starts are computed on subsamples;
+    the runs pass over all the data (``SMALL_EM_ITER`` passes per start).
 
     The starts: 'hierarchical', the density peaks (see ``_seeding``),
     'kmeans', and ``SMALL_EM_RANDOM`` random ones (rows as means, the data's covariance,

@@ -147,6 +147,30 @@ def sample_rows(n_samples: int, size: int, random_state: np.random.RandomState):
     return random_state.permutation(rows)
 
 
+def draw_rows(rows, size: int, random_state: np.random.RandomState):
+    """``size`` row indices of ``rows``: distinct ones drawn uniformly
+    (``sample_rows``), or with sample weights drawn in proportion to them
+    (with repeats), in random order."""
+    sample_weight = rows.weights
+    if sample_weight is None:
+        return sample_rows(rows.n_samples, size, random_state)
+    cumulative = np.cumsum(sample_weight)
+    draws = random_state.uniform(size=size) * cumulative[-1]
+    drawn = np.searchsorted(cumulative, draws, "right")
+    return np.clip(drawn, None, rows.n_samples - 1, out=drawn)
+
+
+def nearest_labels(rows, centers):
+    """Each row's nearest centre (squared Euclidean distance, ties to the
+    lower index), as Lloyd's step assigns them: ``MemoryRows`` or, chunk by
+    chunk, ``_dask.DaskRows``."""
+    if not isinstance(rows, MemoryRows):
+        return rows.labels(centers)
+    labels = np.empty(rows.n_samples, dtype=np.int64)
+    _kernels.lloyd_step(rows.X, centers, labels, _kernels.NO_WEIGHTS)
+    return labels
+
+
 # k-means on more points than this starts on a random subsample of this many
 # rows, then refines on all of them: seeding costs about
 # n_clusters * (3 + log(n_clusters)) passes over the points it sees.
@@ -194,17 +218,9 @@ def kmeans(
     statistics pass).
     """
     n_samples = rows.n_samples
-    sample_weight = rows.weights
     subsample_size = max(SUBSAMPLE_SIZE, 100 * n_clusters)
     if n_samples > subsample_size:
-        if sample_weight is None:
-            drawn = sample_rows(n_samples, subsample_size, random_state)
-        else:
-            cumulative = np.cumsum(sample_weight)
-            draws = random_state.uniform(size=subsample_size) * cumulative[-1]
-            drawn = np.searchsorted(cumulative, draws, "right")
-            np.clip(drawn, None, n_samples - 1, out=drawn)
-        sub = rows.take(np.sort(drawn))
+        sub = rows.take(np.sort(draw_rows(rows, subsample_size, random_state)))
         sub.flags.writeable = False  # the form the kernels are compiled for
         sub = MemoryRows(sub)
         threshold = tol * float(np.mean(sub.feature_variance()))

@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ._kmeans import MemoryRows, kmeans, sample_rows
+from ._kmeans import MemoryRows, draw_rows, kmeans, nearest_labels
 from ._sources import GaussianStats
 
 # Rows the starts see at most.
@@ -68,28 +68,28 @@ def hierarchical_stats(rows, n_components, covariance_type, random_state):
     a subsample, scaled to the rows' total weight, centred on the groups'
     means (``_sources.GaussianStats``; 'tied': second moments around the
     subsample's mean)."""
-    sub = _subsample(rows, random_state)
+    sub, weight = _subsample(rows, random_state)
     n_sub, n_features = sub.shape
     X = sub.astype(np.float64)
     variance = float(np.mean(np.var(X, axis=0)))
     tau = REGULARIZATION * variance if variance > 0 else 1.0
-    # The merges keep a D x D scatter matrix per cell: within _CELL_BUDGET.
+    # The merges keep a D x D scatter matrix per cell: within _CELL_BUDGET,
+    # or one per component where that is more.
     n_cells = min(
         max(CELLS_PER_COMPONENT * n_components, MIN_CELLS),
         max(_CELL_BUDGET // n_features**2, n_components),
         n_sub,
     )
-    cells = _nearest(X, kmeans(MemoryRows(sub), n_cells, random_state))
-    groups = merge_groups(X, cells, n_components, covariance_type, tau)
-    counts, means, scatter = _group_moments(X, groups, n_components)
+    sub_rows = MemoryRows(sub, weight)
+    cells = nearest_labels(sub_rows, kmeans(sub_rows, n_cells, random_state))
+    groups = merge_groups(X, cells, n_components, covariance_type, tau, weight)
+    counts, means, scatter = _group_moments(X, groups, n_components, weight)
     filled = counts > 0
     # A group left empty (fewer distinct cells than components) starts at a
     # subsample point with no weight, as an empty k-means cluster does.
     means[~filled] = X[: int((~filled).sum())]
-
-    sample_weight = rows.weights
-    total = rows.n_samples if sample_weight is None else float(sample_weight.sum())
-    scale = total / n_sub
+    total = _total_weight(rows)
+    scale = total / counts.sum()
     return moment_stats(means, counts * scale, scatter * scale, covariance_type, total)
 
 
@@ -97,15 +97,21 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
     """The statistics of the density-peak start on ``rows`` (see the module
     docstring): means at the peaks, equal weights, covariances of the peaks'
     nearest neighbours."""
-    X = _subsample(rows, random_state).astype(np.float64)
+    sub, weight = _subsample(rows, random_state)
+    X = sub.astype(np.float64)
     n_sub, n_features = X.shape
-    k = min(NEIGHBOURS, n_sub - 1)
+    # Weights in units of an average row (all 1 without sample weights).
+    unit = np.ones(n_sub) if weight is None else weight * (n_sub / weight.sum())
     tree = cKDTree(X)
     # The nearest neighbours of every point, itself first (distance 0).
     n_query = min(_DENSER_CANDIDATES, n_sub)
     distance, neighbour = tree.query(X, k=n_query)
     distance, neighbour = distance.reshape(n_sub, -1), neighbour.reshape(n_sub, -1)
-    radius = distance[:, k]
+    # r: the distance within which the point and its neighbours weigh
+    # NEIGHBOURS + 1 rows (the NEIGHBOURS-th neighbour's, unweighted).
+    enough = np.cumsum(unit[neighbour], axis=1) >= min(NEIGHBOURS + 1, unit.sum())
+    reached = np.where(enough.any(axis=1), np.argmax(enough, axis=1), n_query - 1)
+    radius = distance[np.arange(n_sub), reached]
     rank = np.empty(n_sub, dtype=np.int64)
     rank[np.argsort(radius, kind="stable")] = np.arange(n_sub)  # 0: densest
     # delta: distance to the nearest denser point (the densest: infinite):
@@ -118,22 +124,22 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
     for i in np.flatnonzero(~found & (rank > 0)):
         others = np.flatnonzero(rank < rank[i])
         delta[i] = np.sqrt(((X[others] - X[i]) ** 2).sum(axis=1).min())
-    # delta / r; infinite for a point of zero radius (repeated rows) below
-    # no denser one, zero for a copy of a denser point.
+    # The peaks: largest delta / r first. A point of zero radius (a heavy
+    # or repeated row) with a denser point at some distance scores infinity;
+    # among equal scores the larger delta goes first.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         score = np.where(delta > 0, delta / radius, 0.0)
-    peaks = np.argsort(-score, kind="stable")
-    peaks = peaks[:n_components]
+    peaks = np.lexsort((np.arange(n_sub), -delta, -score))[:n_components]
     # Too few rows (n_sub < K) repeat peaks; such a start is still valid.
     peaks = np.resize(peaks, n_components)
-    n_near = min(max(2 * k + 1, 2 * n_features + 1), n_sub)
+    n_near = min(max(2 * NEIGHBOURS + 1, 2 * n_features + 1), n_sub)
     near = tree.query(X[peaks], k=n_near)[1].reshape(n_components, -1)
     scatter = np.empty((n_components, n_features, n_features))
     for c in range(n_components):
-        centred = X[near[c]] - X[near[c]].mean(axis=0)
-        scatter[c] = centred.T @ centred / n_near
-    sample_weight = rows.weights
-    total = rows.n_samples if sample_weight is None else float(sample_weight.sum())
+        w = unit[near[c]]
+        centred = X[near[c]] - (w @ X[near[c]]) / w.sum()
+        scatter[c] = (centred * w[:, None]).T @ centred / w.sum()
+    total = _total_weight(rows)
     nk = np.full(n_components, total / n_components)
     return moment_stats(
         X[peaks], nk, scatter * nk[:, None, None], covariance_type, total
@@ -142,15 +148,21 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
 
 def random_points_stats(rows, n_components, covariance_type, random_state):
     """The statistics of a random start as small EM draws it (Biernacki,
-    Celeux and Govaert, 2003): means at K distinct rows of the subsample,
-    each component with the subsample's covariance, equal weights."""
-    X = _subsample(rows, random_state).astype(np.float64)
+    Celeux and Govaert, 2003): means at K rows of the subsample (distinct
+    where it has K rows; drawn in proportion to the sample weights), each
+    component with the subsample's covariance, equal weights."""
+    sub, weight = _subsample(rows, random_state)
+    X = sub.astype(np.float64)
     n_sub = X.shape[0]
-    means = X[random_state.choice(n_sub, n_components, replace=n_sub < n_components)]
-    centred = X - X.mean(axis=0)
-    covariance = centred.T @ centred / n_sub
-    sample_weight = rows.weights
-    total = rows.n_samples if sample_weight is None else float(sample_weight.sum())
+    w = np.ones(n_sub) if weight is None else weight
+    means = X[
+        random_state.choice(
+            n_sub, n_components, replace=n_sub < n_components, p=w / w.sum()
+        )
+    ]
+    centred = X - (w @ X) / w.sum()
+    covariance = (centred * w[:, None]).T @ centred / w.sum()
+    total = _total_weight(rows)
     nk = np.full(n_components, total / n_components)
     scatter = covariance[None] * nk[:, None, None]
     return moment_stats(means, nk, scatter, covariance_type, total)
@@ -176,16 +188,19 @@ def moment_stats(means, nk, scatter, covariance_type, total):
     return GaussianStats(0.0, 0.0, total, nk, sx, diagonal, means)
 
 
-def merge_groups(X, labels, n_groups, covariance_type, tau):
+def merge_groups(X, labels, n_groups, covariance_type, tau, weight=None):
     """Merge the groups of ``labels`` (non-negative ints; unused labels are
-    ignored) of the rows of X (n, D) two at a time, each time the pair whose
+    ignored) of the rows of X (n, D), weighted by ``weight`` (n,) when given,
+    two at a time, each time the pair whose
     merge lowers the classification log-likelihood the least (see the module
     docstring), until ``n_groups`` are left or only one. Returns new labels
     0 .. n_groups - 1, numbered by the lowest label of each group. Ties go
     to the pair of lowest labels, so the result is deterministic."""
     used, labels = np.unique(labels, return_inverse=True)
     n_cells = used.size
-    counts, means, scatter = _group_moments(X, labels, n_cells)
+    if n_cells <= n_groups:
+        return labels
+    counts, means, scatter = _group_moments(X, labels, n_cells, weight)
 
     def term(n, mean_a, mean_b, n_a, n_b, w_a, w_b):
         """n log det of the merged groups' covariance (+ tau I)."""
@@ -202,8 +217,9 @@ def merge_groups(X, labels, n_groups, covariance_type, tau):
     # pairs, so that the stacked D x D matrices stay within the cell budget.
     step = max(1, _CELL_BUDGET // (4 * X.shape[1] ** 2))
 
-    def update_row(i):
-        others = np.flatnonzero(alive)
+    def update_row(i, first=0):
+        """The costs of merging i with every live group from ``first`` on."""
+        others = np.flatnonzero(alive[first:]) + first
         others = others[others != i]
         for lo in range(0, others.size, step):
             o = others[lo : lo + step]
@@ -216,7 +232,7 @@ def merge_groups(X, labels, n_groups, covariance_type, tau):
             cost[o, i] = row
 
     for i in range(n_cells):
-        update_row(i)
+        update_row(i, i + 1)
     group_of = np.arange(n_cells)
     for _ in range(max(n_cells - max(n_groups, 1), 0)):
         i, j = np.unravel_index(np.argmin(cost), cost.shape)
@@ -236,22 +252,25 @@ def merge_groups(X, labels, n_groups, covariance_type, tau):
     return numbered[labels]
 
 
-def _group_moments(X, labels, n_groups):
-    """Weight (count), mean and scatter matrix around the mean of each group
-    0 .. n_groups - 1 of the rows of X; an empty group has count 0, mean 0
-    and no scatter."""
+def _group_moments(X, labels, n_groups, weight=None):
+    """Weight (count without ``weight``), mean and scatter matrix around the
+    mean of each group 0 .. n_groups - 1 of the rows of X; an empty group
+    has weight 0, mean 0 and no scatter."""
     n_features = X.shape[1]
-    counts = np.bincount(labels, minlength=n_groups).astype(np.float64)
+    w = np.ones(X.shape[0]) if weight is None else weight
+    counts = np.bincount(labels, weights=w, minlength=n_groups)
     means = np.zeros((n_groups, n_features))
     scatter = np.zeros((n_groups, n_features, n_features))
     order = np.argsort(labels, kind="stable")
-    bounds = np.concatenate(([0], np.cumsum(counts).astype(np.int64)))
+    sizes = np.bincount(labels, minlength=n_groups)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
     for g in range(n_groups):
-        rows = X[order[bounds[g] : bounds[g + 1]]]
-        if rows.shape[0]:
-            means[g] = rows.mean(axis=0)
-            centred = rows - means[g]
-            scatter[g] = centred.T @ centred
+        members = order[bounds[g] : bounds[g + 1]]
+        if members.size and counts[g] > 0:
+            wg = w[members]
+            means[g] = (wg @ X[members]) / counts[g]
+            centred = X[members] - means[g]
+            scatter[g] = (centred * wg[:, None]).T @ centred
     return counts, means, scatter
 
 
@@ -269,32 +288,32 @@ def _log_det(cov, covariance_type, tau):
 
 
 def _subsample(rows, random_state):
-    """At most ``SUBSAMPLE_SIZE`` rows, in the data's dtype: distinct rows drawn
-    uniformly, or with sample weights drawn in proportion to them (with
-    repeats), as k-means draws its subsample."""
-    n_samples, size = rows.n_samples, SUBSAMPLE_SIZE
-    sample_weight = rows.weights
-    if sample_weight is None:
-        if n_samples <= size:
-            drawn = np.arange(n_samples)
+    """At most ``SUBSAMPLE_SIZE`` distinct rows, in the data's dtype and
+    read-only, with their weights (None: all 1). Without sample weights:
+    all rows, or distinct ones drawn uniformly. With them: the rows of
+    positive weight, weighted, or rows drawn in proportion to the weights
+    (as k-means draws its subsample), each once, weighted by how often it
+    was drawn."""
+    n_samples, sample_weight = rows.n_samples, rows.weights
+    if n_samples <= SUBSAMPLE_SIZE:
+        if sample_weight is None:
+            drawn, weight = np.arange(n_samples), None
         else:
-            drawn = np.sort(sample_rows(n_samples, size, random_state))
+            drawn = np.flatnonzero(sample_weight > 0)
+            weight = np.asarray(sample_weight[drawn], dtype=np.float64)
     else:
-        cumulative = np.cumsum(sample_weight)
-        draws = random_state.uniform(size=size) * cumulative[-1]
-        drawn = np.searchsorted(cumulative, draws, "right")
-        np.clip(drawn, None, n_samples - 1, out=drawn)
-        drawn = np.sort(drawn)
+        drawn = draw_rows(rows, SUBSAMPLE_SIZE, random_state)
+        if sample_weight is None:
+            drawn, weight = np.sort(drawn), None
+        else:
+            drawn, counts = np.unique(drawn, return_counts=True)
+            weight = counts.astype(np.float64)
     sub = rows.take(drawn)
     sub.flags.writeable = False  # the form the kernels are compiled for
-    return sub
+    return sub, weight
 
 
-def _nearest(X, centers):
-    """The index of each row's nearest centre (squared Euclidean distance)."""
-    distances = (
-        np.einsum("ij,ij->i", X, X)[:, None]
-        - 2.0 * X @ centers.T
-        + np.einsum("ij,ij->i", centers, centers)[None, :]
-    )
-    return np.argmin(distances, axis=1)
+def _total_weight(rows) -> float:
+    """The rows' number, or the sum of their sample weights."""
+    w = rows.weights
+    return float(rows.n_samples) if w is None else float(w.sum())

@@ -26,9 +26,8 @@ from scipy import linalg
 from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _kernels
 from ._covariance import compute_precision_cholesky
-from ._kmeans import MemoryRows, kmeans
+from ._kmeans import MemoryRows, kmeans, nearest_labels
 from ._persist import Saved, positive_definite, register
 from ._sources import Components, GaussianStats
 from ._validation import as_kernel_input
@@ -300,7 +299,9 @@ class GMMHMMModel(BaseHMMModel):
             self.est.min_covar,
             random_state,
         )
-        labels = _nearest(rows, centers) if start_labels is None else start_labels()
+        labels = (
+            nearest_labels(rows, centers) if start_labels is None else start_labels()
+        )
         main_centroid = centers.mean(axis=0)
         weights = rows.weights
         means = np.empty((K, nm, rows.n_features))
@@ -486,16 +487,6 @@ class GMMHMMModel(BaseHMMModel):
         ok = _valid_covariances(new, ct)
         ok = ok.reshape(ok.shape + (1,) * (new.ndim - ok.ndim))
         return np.where(ok, new, old)
-
-
-def _nearest(rows, centers):
-    """Each row's nearest centre: ``MemoryRows`` or, chunk by chunk,
-    ``_dask.DaskRows``."""
-    if not isinstance(rows, MemoryRows):
-        return rows.labels(centers)
-    labels = np.empty(rows.n_samples, dtype=np.int64)
-    _kernels.lloyd_step(rows.X, centers, labels, _kernels.NO_WEIGHTS)
-    return labels
 
 
 def _check_emissions(est, weights, means, covars, n_features) -> None:
