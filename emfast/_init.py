@@ -1,16 +1,18 @@
-"""Starting points shared by the models: sklearn's ``init_params``.
+"""Starting points shared by the models: sklearn's ``init_params``, and
+emfast's 'hierarchical' and 'small-em'.
 
-Each method gives either the statistics of initial responsibilities
-(``GaussianStats``; 'kmeans': one-hot to the nearest k-means centre,
-'random': random responsibilities normalised per point; 'hierarchical':
-model-based agglomeration of a subsample, see ``_seeding``) or data
-points to
-start the components at ('random_from_data', 'k-means++'). A model turns
-either into its parameters (``initialize`` of ``mixture.MixtureModel`` and
-``bayesian.VariationalModel``). The methods run on the source's
-``init_rows`` (``_kmeans.MemoryRows`` in memory, ``_dask.DaskRows`` chunk by
-chunk: the same passes, so a start is the same on every source) and weigh
-the points by its sample weights.
+Each method but 'small-em' gives either the statistics of initial
+responsibilities (``GaussianStats``; 'kmeans': one-hot to the nearest
+k-means centre, 'random': random responsibilities normalised per point,
+'hierarchical': model-based agglomeration of a subsample, see ``_seeding``)
+or data points to start the components at ('random_from_data',
+'k-means++'). A model turns either into its parameters
+(``params_from_start`` of ``mixture.MixtureModel`` and
+``bayesian.VariationalModel``); ``initial_params`` gives a model's start,
+small EM's included. The methods run on the source's ``init_rows``
+(``_kmeans.MemoryRows`` in memory, ``_dask.DaskRows`` chunk by chunk: the
+same passes, so a start is the same on every source) and weigh the points
+by its sample weights.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ from . import _kernels
 from ._covariance import KERNEL_CODES
 from ._em import em_step
 from ._kmeans import kmeans, kmeans_plusplus
-from ._seeding import density_peak_stats, hierarchical_stats, random_points_stats
+from ._seeding import (
+    density_peak_stats,
+    hierarchical_stats,
+    random_points_stats,
+    total_weight,
+)
 from ._sources import GaussianStats
 
 INIT_PARAMS = (
@@ -99,15 +106,29 @@ def _stats_from_resp(rows, centers, covariance_type, mode, seed):
     nk, sx, sxx = rows.resp_stats(
         centers, KERNEL_CODES[covariance_type], center, mode, seed
     )
-    sample_weight = rows.weights
-    total = rows.n_samples if sample_weight is None else sample_weight.sum()
-    return GaussianStats(0.0, 0.0, total, nk, sx, sxx, centers, center)
+    return GaussianStats(0.0, 0.0, total_weight(rows), nk, sx, sxx, centers, center)
 
 
 def _kmeans_stats(rows, n_components, covariance_type, random_state):
     """The statistics of the 'kmeans' start."""
     centers = kmeans(rows, n_components, random_state)
     return _stats_from_resp(rows, centers, covariance_type, _kernels.RESP_NEAREST, 0)
+
+
+def initial_params(model, source, random_state):
+    """The start of ``model.init_params`` as the model's parameters: small
+    EM's, or the statistics or points of ``initial_responsibilities`` turned
+    into parameters by ``model.params_from_start``."""
+    if model.init_params == "small-em":
+        return small_em(model, source, random_state)
+    start = initial_responsibilities(
+        source,
+        model.n_components,
+        model.covariance_type,
+        model.init_params,
+        random_state,
+    )
+    return model.params_from_start(start)
 
 
 def small_em(model, source, random_state):

@@ -1,10 +1,12 @@
 """Starts computed on a subsample: the 'hierarchical' start, and the
 density-peak start that 'small-em' also tries.
 
-Both draw at most ``SUBSAMPLE_SIZE`` rows (in proportion to the sample
-weights when given), so their time and memory do not grow with the data,
-and both return statistics (``_sources.GaussianStats``, scaled to the data's
-total weight) that a model's M-step turns into its start.
+They, and small EM's random start (``random_points_stats``), see at most
+``SUBSAMPLE_SIZE`` distinct rows (``_subsample``: with sample weights, rows
+drawn in proportion to them, each weighted by how often it was drawn), so
+their time and memory do not grow with the data, and they return statistics
+(``_sources.GaussianStats``, scaled to the data's total weight) that a
+model's M-step turns into its start.
 
 **Hierarchical** (``hierarchical_stats``): model-based agglomerative
 hierarchical clustering, as mclust's ``hc`` starts EM.
@@ -88,7 +90,7 @@ def hierarchical_stats(rows, n_components, covariance_type, random_state):
     # A group left empty (fewer distinct cells than components) starts at a
     # subsample point with no weight, as an empty k-means cluster does.
     means[~filled] = X[: int((~filled).sum())]
-    total = _total_weight(rows)
+    total = total_weight(rows)
     scale = total / counts.sum()
     return moment_stats(means, counts * scale, scatter * scale, covariance_type, total)
 
@@ -139,7 +141,7 @@ def density_peak_stats(rows, n_components, covariance_type, random_state):
         w = unit[near[c]]
         centred = X[near[c]] - (w @ X[near[c]]) / w.sum()
         scatter[c] = (centred * w[:, None]).T @ centred / w.sum()
-    total = _total_weight(rows)
+    total = total_weight(rows)
     nk = np.full(n_components, total / n_components)
     return moment_stats(
         X[peaks], nk, scatter * nk[:, None, None], covariance_type, total
@@ -162,7 +164,7 @@ def random_points_stats(rows, n_components, covariance_type, random_state):
     ]
     centred = X - (w @ X) / w.sum()
     covariance = (centred * w[:, None]).T @ centred / w.sum()
-    total = _total_weight(rows)
+    total = total_weight(rows)
     nk = np.full(n_components, total / n_components)
     scatter = covariance[None] * nk[:, None, None]
     return moment_stats(means, nk, scatter, covariance_type, total)
@@ -313,7 +315,7 @@ def _subsample(rows, random_state):
     return sub, weight
 
 
-def _total_weight(rows) -> float:
+def total_weight(rows) -> float:
     """The rows' number, or the sum of their sample weights."""
     w = rows.weights
     return float(rows.n_samples) if w is None else float(w.sum())

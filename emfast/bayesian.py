@@ -22,7 +22,7 @@ from ._covariance import (
     precisions_from_cholesky,
 )
 from ._em import EMModel
-from ._init import InitialPoints, initial_responsibilities, small_em
+from ._init import InitialPoints, initial_params
 from ._persist import register
 from ._sources import Components, GaussianStats
 from ._validation import check_precision_matrix, check_shape
@@ -169,15 +169,12 @@ class VariationalModel(EMModel):
         self.priors = priors
 
     def initialize(self, source, random_state) -> VariationalParams:
-        if self.init_params == "small-em":
-            return small_em(self, source, random_state)
-        start = initial_responsibilities(
-            source,
-            self.n_components,
-            self.covariance_type,
-            self.init_params,
-            random_state,
-        )
+        return initial_params(self, source, random_state)
+
+    def params_from_start(self, start) -> VariationalParams:
+        """The parameters of a start of ``_init.initial_responsibilities``:
+        the M-step of its statistics (of one-hot responsibilities at its
+        points, for a start at points)."""
         if isinstance(start, InitialPoints):
             start = start.stats(self.covariance_type)
         return self.m_step(start, None)

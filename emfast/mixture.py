@@ -20,7 +20,7 @@ from ._covariance import (
     precisions_from_cholesky,
 )
 from ._em import EMModel
-from ._init import InitialPoints, initial_responsibilities, small_em
+from ._init import InitialPoints, initial_params
 from ._persist import register
 from ._sources import Components, GaussianStats
 from ._validation import check_means, check_precisions, check_weights
@@ -124,20 +124,7 @@ class MixtureModel(EMModel):
             or self.means_init is None
             or self.precisions_init is None
         ):
-            if self.init_params == "small-em":
-                params = small_em(self, source, random_state)
-            else:
-                start = initial_responsibilities(
-                    source,
-                    self.n_components,
-                    self.covariance_type,
-                    self.init_params,
-                    random_state,
-                )
-                if isinstance(start, InitialPoints):
-                    params = self._params_at_points(start.points)
-                else:
-                    params = self.m_step(start, None)
+            params = initial_params(self, source, random_state)
         else:
             params = None
         weights = params.weights if self.weights_init is None else self.weights_init
@@ -158,6 +145,13 @@ class MixtureModel(EMModel):
             covariances,
             precisions_cholesky,
         )
+
+    def params_from_start(self, start) -> Params:
+        """The parameters of a start of ``_init.initial_responsibilities``:
+        its statistics' M-step, or components at its points."""
+        if isinstance(start, InitialPoints):
+            return self._params_at_points(start.points)
+        return self.m_step(start, None)
 
     def _params_at_points(self, points) -> Params:
         """One data point per component, weights 1/K, covariance

@@ -23,24 +23,11 @@ from emfast._seeding import (
     merge_groups,
     moment_stats,
 )
+from emfast.bench import truth_score
 from emfast.workloads import make_start_dataset
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 NEW_STARTS = ("hierarchical", "small-em")
-
-
-def best_score(data):
-    """The mean log-likelihood of EM from the true parameters: the best
-    optimum."""
-    gm = GaussianMixture(
-        len(data.weights),
-        weights_init=data.weights,
-        means_init=data.means,
-        precisions_init=np.linalg.inv(data.covariances),
-        tol=1e-8,
-        max_iter=1000,
-    ).fit(data.X)
-    return gm.score(data.X)
 
 
 def fit(X, k, **kwargs):
@@ -59,7 +46,7 @@ def fit(X, k, **kwargs):
 def test_new_starts_reach_the_best_optimum_where_kmeans_does_not(name, init_params):
     data = make_start_dataset(name, 3000, seed=1)
     k = len(data.weights)
-    best = best_score(data)
+    best = truth_score(data)
     kmeans = fit(data.X, k, random_state=0).score(data.X)
     assert kmeans < best - 0.05  # the data are hard for k-means
     for seed in (0, 1):
@@ -71,7 +58,7 @@ def test_the_hierarchical_start_cuts_a_broad_cluster_but_small_em_does_not():
     """The classification likelihood prefers to split the broad cluster (the
     reason small EM also tries the density peaks)."""
     data = make_start_dataset("nested", 3000, seed=1)
-    best = best_score(data)
+    best = truth_score(data)
     assert (
         fit(data.X, 5, init_params="hierarchical", random_state=0).score(data.X)
         < best - 0.05

@@ -217,6 +217,7 @@ from ._starts import (
     run_starts,
     select_case,
     starts_case,
+    truth_score,
 )
 from ._startup import (
     STARTUP_N_SAMPLES,
@@ -342,6 +343,7 @@ __all__ = [
     "time_em_step",
     "time_hmmlearn_step",
     "time_sklearn_step",
+    "truth_score",
     "two_clusters",
     "with_missing",
 ]

@@ -60,8 +60,17 @@ def _fit(method, X, n_components, seed):
     return float(gm.score(X)), seconds
 
 
-def _truth_score(data):
-    """The mean log-likelihood of EM from the true parameters."""
+def truth_score(data):
+    """The mean log-likelihood of EM from a start data set's true parameters
+    (``tol=1e-8``): its best optimum.
+
+    Examples
+    --------
+    >>> from emfast.bench import truth_score
+    >>> from emfast.workloads import make_start_dataset
+    >>> round(truth_score(make_start_dataset("elongated", 600, seed=0)), 2)
+    -4.31
+    """
     from .. import GaussianMixture
 
     gm = GaussianMixture(
@@ -115,7 +124,7 @@ def starts_case(name, *, n_samples=STARTS_N_SAMPLES, draws=STARTS_DRAWS, progres
         else:
             data = make_start_dataset(name, n_samples, seed=draw)
             X, n_components = data.X, len(data.weights)
-            truth = _truth_score(data)
+            truth = truth_score(data)
         n_rows = X.shape[0]
         seeds = range(draws) if real else (draw,)
         for seed in seeds:
