@@ -447,7 +447,7 @@ class BayesianGaussianMixture(BaseMixture):
         Rows of X dropped by ``nan_policy='omit'`` in the last ``fit``.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Names of features seen during ``fit``, when X has string column names.
 
     See Also

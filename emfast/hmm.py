@@ -1257,7 +1257,23 @@ class GaussianHMM(BaseHMM):
 
     @property
     def covars_(self):
-        """Each state's covariance as a full (K, D, D) matrix."""
+        """Each state's covariance as a full (K, D, D) matrix.
+
+        Set it in the form of ``covariance_type`` (hmmlearn's convention);
+        it reads back full once the number of features is known (after
+        ``fit``, or from ``means_`` when the model is checked).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast import GaussianHMM
+        >>> X = np.random.default_rng(0).normal(size=(200, 2))
+        >>> model = GaussianHMM(2, covariance_type="diag", random_state=0).fit(X)
+        >>> model.covars_.shape
+        (2, 2, 2)
+        >>> bool(np.all(model.covars_[:, 0, 1] == 0))
+        True
+        """
         covars = _emission_covariances(
             self._covars_, self.covariance_type, self.n_components
         )

@@ -36,9 +36,11 @@ _COLUMNS = (
 
 @dataclass
 class ModelSelection:
-    """The result of :func:`select_model`.
+    """The result of :func:`select_model`: the best fit and the whole table.
 
-    Attributes
+    :func:`select_model` builds it; its fields are also its attributes.
+
+    Parameters
     ----------
     best_estimator : GaussianMixture
         The fitted candidate with the lowest criterion.
@@ -54,6 +56,24 @@ class ModelSelection:
         kept: the one with the largest log-likelihood), 'n_iter', 'converged'
         and 'n_parameters'. Pass it to ``pandas.DataFrame`` for a data
         frame.
+
+    See Also
+    --------
+    select_model : Fits the candidates and returns this.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emfast import select_model
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(c, 0.5, size=(100, 2)) for c in (0, 6)])
+    >>> result = select_model(X, [1, 2, 3], "full", random_state=0)
+    >>> result.criterion, result.best_index, result.best_estimator.n_components
+    ('bic', 1, 2)
+    >>> [int(k) for k in result.table["n_components"]]
+    [1, 2, 3]
+    >>> print(str(result).splitlines()[2].endswith("<- best"))
+    True
     """
 
     best_estimator: GaussianMixture
