@@ -21,7 +21,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 project = "emfast"
 author = "The emfast developers"
-copyright = "2026, The emfast developers"  # noqa: A001
+copyright = "2026, The emfast developers"
 version = release = emfast.__version__
 
 extensions = [
@@ -119,6 +119,7 @@ def _skip_member(app, what, name, obj, skip, options):
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
+
 
 # --- Links to the libraries emfast works with ---------------------------------
 # The sites are tried first; a build without network access falls back on the

@@ -120,7 +120,8 @@ class BaseMixture(PersistentModel, DensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             The data, one point per row. float32 input gives float32
             attributes. A memory-mapped array is read block by block, a Dask
-            array chunk by chunk (see the README).
+            array chunk by chunk (see the user guide's "Data larger than
+            memory" page).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None

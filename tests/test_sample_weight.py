@@ -57,8 +57,8 @@ def test_integer_weights_equal_repeated_rows(covariance_type, init_params):
 @pytest.mark.parametrize("init_params", ["random", "random_from_data"])
 def test_random_inits_draw_per_row_not_per_copy(covariance_type, init_params):
     """'random' and 'random_from_data' draw per row, so integer weights do
-    not start where the repeated rows start (the README says so; if these
-    starts ever honour the weights as copies, update the README)."""
+    not start where the repeated rows start (the user guide says so; if these
+    starts ever honour the weights as copies, update it)."""
     X = three_blobs()
     w = integer_weights(len(X))
     repeated = np.repeat(X, w.astype(int), axis=0)
@@ -71,11 +71,11 @@ def test_random_inits_draw_per_row_not_per_copy(covariance_type, init_params):
     assert not np.isclose(a.lower_bounds_[0], b.lower_bounds_[0], rtol=1e-6)
 
 
-def test_readme_limits_the_repeated_rows_claim_to_kmeans_starts():
-    """The README's claim matches test_integer_weights_equal_repeated_rows
+def test_docs_limit_the_repeated_rows_claim_to_kmeans_starts():
+    """The user guide's claim matches test_integer_weights_equal_repeated_rows
     (kmeans and k-means++, every covariance type) and the test above."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Sample weights", 1)[1].split("\n## ", 1)[0]
+    page = Path(__file__).resolve().parents[1] / "docs/user_guide/mixtures.md"
+    section = page.read_text().split("## Sample weights", 1)[1].split("\n## ", 1)[0]
     text = " ".join(section.split())
     assert "exactly the fit" not in text
     claim = text[: text.index("repeated that many times")]

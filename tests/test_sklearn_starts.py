@@ -1,7 +1,7 @@
 """init_params='random_from_data' against scikit-learn: the same points,
 but emfast's initial weights are 1/K where sklearn's are 1/N, and sklearn's
-initial 'tied' covariance comes from the raw second moments. The README's
-comparison table says so."""
+initial 'tied' covariance comes from the raw second moments. The comparison
+table of the docs' "Moving over" page says so."""
 
 import re
 import warnings
@@ -16,7 +16,7 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from emfast import GaussianMixture
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+MOVING_OVER = Path(__file__).resolve().parents[1] / "docs/moving_over.md"
 K = 3
 
 
@@ -83,10 +83,10 @@ def test_tied_fits_can_reach_another_optimum(seed):
     assert not np.isclose(ours.lower_bound_, theirs.lower_bound_, rtol=1e-3)
 
 
-def test_readme_table_has_the_random_from_data_row():
+def test_comparison_table_has_the_random_from_data_row():
     rows = [
         line
-        for line in README.read_text().splitlines()
+        for line in MOVING_OVER.read_text().splitlines()
         if line.startswith('| `init_params="random_from_data"` |')
     ]
     assert len(rows) == 1
