@@ -137,19 +137,6 @@ PROJECTS = {
         {
             "hmmlearn.hmm.GaussianHMM": ("py:class", "api.html#"),
             "hmmlearn.hmm.GMMHMM": ("py:class", "api.html#"),
-            "matplotlib": (
-                "https://matplotlib.org/stable/",
-                {
-                    "matplotlib.axes.Axes": (
-                        "py:class",
-                        "api/_as_gen/matplotlib.axes.Axes.html#",
-                    ),
-                    "matplotlib.figure.Figure": (
-                        "py:class",
-                        "api/_as_gen/matplotlib.figure.Figure.html#",
-                    ),
-                },
-            ),
             "hmmlearn": ("py:module", "api.html#module-$"),
         },
     ),

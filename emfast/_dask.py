@@ -179,13 +179,26 @@ def _chunk_impute(block, components):
 
 
 class DaskSource:
-    """A validated Dask array (``check_dask_array``) with optional weights
-    (``check_dask_weights``): each E-step maps the fused kernel over the
-    chunks and sums the statistics in a fixed tree (chunk order), one graph
-    per iteration. The first pass also checks every value (NaN, inf,
-    weights). Predictions are lazy. The initialization passes over the
-    chunks (``DaskRows``), or over the data in memory when X has at most
-    ``SUBSAMPLE_SIZE`` rows.
+    """A Dask array, with optional sample weights.
+
+    Each E-step maps the fused kernel over the chunks and sums the
+    statistics in a fixed tree (chunk order), one graph per iteration, so
+    the result depends neither on the scheduler nor on where the chunks
+    ran. The first pass also checks every value (NaN, inf, weights).
+    Predictions are lazy. The initialization passes over the chunks, or
+    over the data in memory when X has at most ``SUBSAMPLE_SIZE`` rows.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The data, validated (as the estimators' ``fit`` does): 2-D, known
+        chunk sizes, float32 or float64, all features in one chunk.
+    sample_weight : dask.array.Array of shape (n_samples,), optional
+        float64 weight of each row, chunked like X's rows.
+
+    See Also
+    --------
+    ArraySource : A NumPy array in memory or memory-mapped.
 
     Examples
     --------
@@ -212,9 +225,23 @@ class DaskSource:
 
     @cached_property
     def init_rows(self):
-        """The rows the initialization passes over: ``DaskRows``, or
-        ``_kmeans.MemoryRows`` of X computed when it has at most
-        ``SUBSAMPLE_SIZE`` rows."""
+        """The rows the initialization passes over.
+
+        The passes over the chunks, or, when X has at most
+        ``SUBSAMPLE_SIZE`` rows, the in-memory passes over X computed (and
+        checked).
+
+        Examples
+        --------
+        >>> import dask, dask.array as da
+        >>> import numpy as np
+        >>> from emfast.engine import DaskSource
+        >>> X = da.from_array(np.arange(8.0).reshape(4, 2), chunks=(2, 2))
+        >>> with dask.config.set(scheduler="sync"):
+        ...     rows = DaskSource(X).init_rows
+        >>> type(rows).__name__, rows.n_samples
+        ('MemoryRows', 4)
+        """
         if n_rows(self.X) > _kmeans.SUBSAMPLE_SIZE:
             return DaskRows(self.X, self.sample_weight)
         from dask import compute
@@ -237,6 +264,44 @@ class DaskSource:
         return self.X.shape[1]
 
     def e_step(self, components, want_entropy=False) -> GaussianStats:
+        """The fused E-step pass over every chunk, its sums added up.
+
+        One task graph: the kernel on each chunk where it lives, then the
+        chunks' sums in a fixed tree; only the statistics travel. The
+        first call also checks every value.
+
+        Parameters
+        ----------
+        components : Components
+            The model's components.
+        want_entropy : bool, default=False
+            Also sum the entropy of the responsibilities.
+
+        Returns
+        -------
+        stats : GaussianStats
+            The sums, centred on the components' means.
+
+        Raises
+        ------
+        ValueError
+            When X has NaN or infinite values or the weights are invalid
+            (checked on the first call), or the weights are all zero.
+
+        Examples
+        --------
+        >>> import dask, dask.array as da
+        >>> import numpy as np
+        >>> from emfast.engine import Components, DaskSource
+        >>> X = da.from_array(np.array([[0.0], [0.2], [4.0], [4.4]]), chunks=(2, 1))
+        >>> components = Components(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                         np.ones((2, 1)), np.ones((2, 1)),
+        ...                         np.log([0.5, 0.5]), "diag")
+        >>> with dask.config.set(scheduler="sync"):
+        ...     stats = DaskSource(X).e_step(components)
+        >>> stats.total_weight, stats.nk.round(3)
+        (4.0, array([1.999, 2.001]))
+        """
         from dask import compute, delayed
 
         args = components.pass_args()
@@ -252,8 +317,37 @@ class DaskSource:
         return GaussianStats(ll, ent, total, nk, sx, sxx, components.means, args[-1])
 
     def scores(self, components, what):
-        """Lazy per-row results: 'labels' (int64), 'proba' (n_samples, K)
-        in X's dtype, or 'log_prob' (float64)."""
+        """Per-row results of the components, lazily.
+
+        Parameters
+        ----------
+        components : Components
+            The model's components.
+        what : {'log_prob', 'labels', 'proba'}
+            What to compute: log p(x) of each row, the most likely
+            component, or the responsibilities.
+
+        Returns
+        -------
+        scores : dask.array.Array
+            'log_prob': float64 of shape (n_samples,); 'labels': int64 of
+            shape (n_samples,); 'proba': shape (n_samples, n_components), in
+            X's dtype. Chunked like X's rows.
+
+        Examples
+        --------
+        >>> import dask, dask.array as da
+        >>> import numpy as np
+        >>> from emfast.engine import Components, DaskSource
+        >>> X = da.from_array(np.array([[0.0], [0.2], [4.0], [4.4]]), chunks=(2, 1))
+        >>> components = Components(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                         np.ones((2, 1)), np.ones((2, 1)),
+        ...                         np.log([0.5, 0.5]), "diag")
+        >>> labels = DaskSource(X).scores(components, "labels")
+        >>> with dask.config.set(scheduler="sync"):
+        ...     labels.compute()
+        array([0, 0, 1, 1])
+        """
         X = self.X
         if what == "proba":
             return X.map_blocks(
@@ -267,7 +361,34 @@ class DaskSource:
         return X.map_blocks(_chunk_scores, components, what, dtype=dtype, drop_axis=1)
 
     def mean_score(self, components, sample_weight=None) -> float:
-        """The (weighted) mean of log p(x), computed."""
+        """The (weighted) mean of log p(x) over the rows, computed.
+
+        Parameters
+        ----------
+        components : Components
+            The model's components.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the mean (not the source's own weights).
+
+        Returns
+        -------
+        mean_score : float
+            The mean log-density.
+
+        Examples
+        --------
+        >>> import dask, dask.array as da
+        >>> import numpy as np
+        >>> from emfast.engine import Components, DaskSource
+        >>> X = da.from_array(np.array([[0.0], [0.2], [4.0], [4.4]]), chunks=(2, 1))
+        >>> components = Components(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                         np.ones((2, 1)), np.ones((2, 1)),
+        ...                         np.log([0.5, 0.5]), "diag")
+        >>> with dask.config.set(scheduler="sync"):
+        ...     mean_score = DaskSource(X).mean_score(components)
+        >>> round(mean_score, 4)
+        -1.6367
+        """
         log_prob = self.scores(components, "log_prob").astype(self.dtype)
         if sample_weight is None:
             return float(log_prob.mean().compute())
@@ -278,12 +399,67 @@ class DaskSource:
         return float(total / weight)
 
     def impute(self, components):
-        """``impute`` of every chunk, lazily."""
+        """X with each missing value replaced by its conditional
+        expectation, lazily.
+
+        The in-memory :meth:`ArraySource.impute` mapped over the chunks.
+
+        Parameters
+        ----------
+        components : Components
+            The model's components.
+
+        Returns
+        -------
+        X_imputed : dask.array.Array of shape (n_samples, n_features)
+            X without NaN, in its dtype and chunks.
+
+        Examples
+        --------
+        >>> import dask, dask.array as da
+        >>> import numpy as np
+        >>> from emfast.engine import Components, DaskSource
+        >>> X = da.from_array(np.array([[0.0, 0.0], [np.nan, 4.0], [4.0, 4.0]]),
+        ...                   chunks=(2, 2))
+        >>> components = Components(np.array([0.5, 0.5]),
+        ...                         np.array([[0.0, 0.0], [4.0, 4.0]]),
+        ...                         np.ones((2, 2)), np.ones((2, 2)),
+        ...                         np.log([0.5, 0.5]), "diag")
+        >>> with dask.config.set(scheduler="sync"):
+        ...     X_imputed = DaskSource(X).impute(components).compute()
+        >>> X_imputed.round(2)
+        array([[0., 0.],
+               [4., 4.],
+               [4., 4.]])
+        """
         return self.X.map_blocks(_chunk_impute, components, dtype=self.X.dtype)
 
     def moments(self):
-        """(mean, covariance with ddof=1) of all rows, weighted as frequency
-        weights."""
+        """The mean and covariance of all rows, computed, for the priors.
+
+        Weighted as frequency weights: integer weights give the moments of
+        the repeated rows.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_features,)
+            The (weighted) mean.
+        covariance : ndarray of shape (n_features, n_features)
+            The (weighted) covariance, with ddof=1.
+
+        Examples
+        --------
+        >>> import dask, dask.array as da
+        >>> import numpy as np
+        >>> from emfast.engine import DaskSource
+        >>> X = da.from_array(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 2.0]]),
+        ...                   chunks=(2, 2))
+        >>> with dask.config.set(scheduler="sync"):
+        ...     mean, covariance = DaskSource(X).moments()
+        >>> mean, covariance
+        (array([2., 2.]), array([[4., 1.],
+               [1., 1.]]))
+        """
         return _moments(self.X, self.sample_weight)
 
 

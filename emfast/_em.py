@@ -83,7 +83,38 @@ class EMModel:
     want_entropy = False
 
     def e_step(self, source, params):
-        """The E-step statistics of ``params`` on ``source``."""
+        """The E-step statistics of ``params`` on ``source``.
+
+        By default the source's fused pass over the model's
+        ``components(params)``, with the entropy of the responsibilities
+        when the model's ``want_entropy`` says so. A model with its own
+        posteriors (a hidden Markov model) overrides it.
+
+        Parameters
+        ----------
+        source : ArraySource, PatternSource or DaskSource
+            The data.
+        params : object
+            The model's parameters (:class:`~emfast.engine.Params`,
+            :class:`~emfast.engine.VariationalParams`).
+
+        Returns
+        -------
+        stats : GaussianStats
+            The log-likelihood, the entropy and the sufficient statistics.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import MixtureModel, Params, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4], [4.6]])
+        >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+        >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                 np.ones((2, 1)), np.ones((2, 1)))
+        >>> stats = model.e_step(source_for(X), params)
+        >>> stats.nk.round(2), stats.entropy
+        (array([2., 3.]), 0.0)
+        """
         return source.e_step(self.components(params), self.want_entropy)
 
 
@@ -95,9 +126,11 @@ def current_observer() -> Callable[[int, int, float], None] | None:
 
 @dataclass
 class FitResult:
-    """What :func:`fit_em` returns: the best run of a fit.
+    """What :func:`~emfast.engine.fit_em` returns: the best run of a fit.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     params : object
         The model's parameters at the end of the best run (``Params``,
@@ -108,8 +141,8 @@ class FitResult:
         Its number of iterations.
     lower_bound : float
         Its last lower bound.
-    lower_bounds : list of float
-        Its lower bound after each iteration.
+    lower_bounds : list of float, optional
+        Its lower bound after each iteration (empty by default).
 
     Examples
     --------
@@ -237,7 +270,7 @@ def fit_em(
     the E-step with the parameters entering it and the M-step, then computes
     its lower bound; a run stops when the bound changes by less than
     ``tol``. BLAS is limited to one thread meanwhile. Iterations are
-    reported to the observer of :func:`observe_iterations`, if any.
+    reported to the observer of ``observe_iterations``, if any.
 
     Parameters
     ----------
@@ -263,8 +296,8 @@ def fit_em(
     verbose_interval : int, default=10
         Iterations between messages.
     convergence_warning : bool, default=True
-        Warn (``ConvergenceWarning``, as sklearn) when the best run did not
-        converge.
+        Warn (:class:`~sklearn.exceptions.ConvergenceWarning`, as sklearn)
+        when the best run did not converge.
     stop_on_decrease : bool, default=False
         Stop when the bound changes by less than ``tol`` including any
         decrease (hmmlearn's rule), instead of when its absolute change is
@@ -277,7 +310,7 @@ def fit_em(
 
     Warns
     -----
-    ConvergenceWarning
+    sklearn.exceptions.ConvergenceWarning
         When the best run did not converge (and ``max_iter`` > 0).
 
     Examples

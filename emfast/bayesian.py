@@ -30,10 +30,34 @@ from ._validation import check_precision_matrix, check_shape
 
 @dataclass
 class VariationalParams:
-    """The variational posterior's parameters, as sklearn stores them:
-    weight_concentration is a pair of arrays (the Beta distributions of the
-    stick-breaking weights) for 'dirichlet_process', one array for
-    'dirichlet_distribution'; degrees_of_freedom is a number for 'tied'.
+    """The variational posterior's parameters, as sklearn stores them.
+
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
+    ----------
+    weight_concentration : tuple of ndarray or ndarray
+        For 'dirichlet_process', a pair of arrays of shape (n_components,):
+        the Beta distributions of the stick-breaking weights; for
+        'dirichlet_distribution', the Dirichlet's array of shape
+        (n_components,).
+    mean_precision : ndarray of shape (n_components,)
+        The precisions of the Gaussian posteriors of the means (beta).
+    means : ndarray of shape (n_components, n_features)
+        The posterior means of the means.
+    degrees_of_freedom : ndarray of shape (n_components,) or float
+        The Wishart posteriors' degrees of freedom (nu), a number for
+        'tied'.
+    covariances : ndarray
+        The covariances the Wishart scales imply, shaped by covariance type
+        (as ``covariances_``).
+    precisions_cholesky : ndarray
+        Cholesky factors of their precisions (as ``precisions_cholesky_``).
+
+    See Also
+    --------
+    VariationalModel : The model whose parameters they are.
+    fitted_params : A fitted estimator's parameters.
 
     Examples
     --------
@@ -61,7 +85,9 @@ class VariationalParams:
 class Priors:
     """The priors of the variational mixture, resolved against the data.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     weight_concentration_prior : float
         Dirichlet concentration (gamma for the Dirichlet process).
@@ -73,6 +99,11 @@ class Priors:
         Degrees of freedom of the Wishart prior (nu).
     covariance_prior : ndarray or float
         Prior on the covariances, shaped by covariance type.
+
+    See Also
+    --------
+    VariationalModel : The model that takes them.
+    model_for : The model of an estimator, with its priors resolved.
 
     Examples
     --------
@@ -169,17 +200,110 @@ class VariationalModel(EMModel):
         self.priors = priors
 
     def initialize(self, source, random_state) -> VariationalParams:
+        """A start: the parameters of ``init_params`` on the source's rows.
+
+        Parameters
+        ----------
+        source : ArraySource, PatternSource or DaskSource
+            The data.
+        random_state : numpy.random.RandomState
+            Source of the start's randomness.
+
+        Returns
+        -------
+        params : VariationalParams
+            The start.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import Priors, VariationalModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> priors = Priors(0.5, 1.0, X.mean(axis=0), 1.0, np.array([1.0]))
+        >>> model = VariationalModel(2, "diag", 1e-6, "kmeans", X.dtype,
+        ...                          "dirichlet_distribution", priors)
+        >>> source = source_for(X)
+        >>> params = model.initialize(source, np.random.RandomState(0))
+        >>> np.sort(params.means.ravel()).round(2)
+        array([0.78, 3.52])
+        """
         return initial_params(self, source, random_state)
 
     def params_from_start(self, start) -> VariationalParams:
-        """The parameters of a start of ``_init.initial_responsibilities``:
-        the M-step of its statistics (of one-hot responsibilities at its
-        points, for a start at points)."""
+        """The parameters of a start computed by the initialization.
+
+        The start of ``init_params`` is either the statistics of initial
+        responsibilities or data points (``_init.InitialPoints``:
+        'random_from_data' and 'k-means++'), one per component; the
+        parameters are the M-step of those statistics, or of one-hot
+        responsibilities at the points.
+
+        Parameters
+        ----------
+        start : GaussianStats or object
+            The start.
+
+        Returns
+        -------
+        params : VariationalParams
+            Its parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import Components, Priors, VariationalModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> priors = Priors(0.5, 1.0, X.mean(axis=0), 1.0, np.array([1.0]))
+        >>> model = VariationalModel(2, "diag", 1e-6, "kmeans", X.dtype,
+        ...                          "dirichlet_distribution", priors)
+        >>> components = Components(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                         np.ones((2, 1)), np.ones((2, 1)),
+        ...                         np.log([0.5, 0.5]), "diag")
+        >>> resp = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+        >>> start = source_for(X).stats_from_resp(resp, components)
+        >>> params = model.params_from_start(start)
+        >>> params.weight_concentration, params.means.round(2)
+        (array([2.5, 2.5]), array([[0.78],
+               [3.52]]))
+        """
         if isinstance(start, InitialPoints):
             start = start.stats(self.covariance_type)
         return self.m_step(start, None)
 
     def m_step(self, stats: GaussianStats, params) -> VariationalParams:
+        """The M-step: the variational posteriors from E-step statistics.
+
+        As scikit-learn's ``_m_step``: the Dirichlet (or stick-breaking
+        Beta) posterior of the weights, the Gaussian posteriors of the
+        means and the Wishart posteriors of the precisions.
+
+        Parameters
+        ----------
+        stats : GaussianStats
+            The statistics of an E-step.
+        params : VariationalParams or None
+            The parameters entering the iteration (not used).
+
+        Returns
+        -------
+        params : VariationalParams
+            The new parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import Priors, VariationalModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> priors = Priors(0.5, 1.0, X.mean(axis=0), 1.0, np.array([1.0]))
+        >>> model = VariationalModel(2, "diag", 1e-6, "kmeans", X.dtype,
+        ...                          "dirichlet_distribution", priors)
+        >>> source = source_for(X)
+        >>> params = model.initialize(source, np.random.RandomState(0))
+        >>> stats = source.e_step(model.components(params), want_entropy=True)
+        >>> new_params = model.m_step(stats, params)
+        >>> round(float(new_params.weight_concentration.sum()), 9)  # 2 * 0.5 + 4 rows
+        5.0
+        """
         nk, xk, sk = estimate_gaussian_parameters(
             stats, self.covariance_type, self.reg_covar, self.dtype
         )
@@ -256,6 +380,32 @@ class VariationalModel(EMModel):
         return dof, covariances
 
     def expected_log_weights(self, params: VariationalParams):
+        """The expected log mixing weights E[log pi_k] under the posterior.
+
+        Parameters
+        ----------
+        params : VariationalParams
+            The parameters.
+
+        Returns
+        -------
+        log_weights : ndarray of shape (n_components,)
+            E[log pi_k], of the Dirichlet distribution or of the
+            stick-breaking Beta distributions.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import Priors, VariationalModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> priors = Priors(0.5, 1.0, X.mean(axis=0), 1.0, np.array([1.0]))
+        >>> model = VariationalModel(2, "diag", 1e-6, "kmeans", X.dtype,
+        ...                          "dirichlet_distribution", priors)
+        >>> source = source_for(X)
+        >>> params = model.initialize(source, np.random.RandomState(0))
+        >>> model.expected_log_weights(params).round(4)
+        array([-0.803, -0.803])
+        """
         wc = params.weight_concentration
         if self.prior_type == "dirichlet_process":
             digamma_sum = digamma(wc[0] + wc[1])
@@ -269,6 +419,37 @@ class VariationalModel(EMModel):
         return digamma(wc) - digamma(np.sum(wc))
 
     def components(self, params: VariationalParams) -> Components:
+        """The Gaussian components of the parameters, for the E-step.
+
+        Gaussians with the covariances the Wishart scales imply; their log
+        offsets are the expected log weights plus the expected
+        log-density terms those Gaussians do not carry. Their weights are
+        the expected mixing weights (scikit-learn's ``weights_``).
+
+        Parameters
+        ----------
+        params : VariationalParams
+            The parameters.
+
+        Returns
+        -------
+        components : Components
+            The components, in float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import Priors, VariationalModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> priors = Priors(0.5, 1.0, X.mean(axis=0), 1.0, np.array([1.0]))
+        >>> model = VariationalModel(2, "diag", 1e-6, "kmeans", X.dtype,
+        ...                          "dirichlet_distribution", priors)
+        >>> source = source_for(X)
+        >>> params = model.initialize(source, np.random.RandomState(0))
+        >>> components = model.components(params)
+        >>> components.weights, components.log_offset.round(4)
+        (array([0.5, 0.5]), array([-1.1541, -1.1541]))
+        """
         n_features = params.means.shape[1]
         dof = params.degrees_of_freedom
         log_lambda = n_features * np.log(2.0) + np.sum(
@@ -289,6 +470,38 @@ class VariationalModel(EMModel):
         )
 
     def lower_bound(self, stats: GaussianStats, params: VariationalParams) -> float:
+        """The bound EM watches: scikit-learn's evidence lower bound.
+
+        Up to a constant, as scikit-learn's ``_compute_lower_bound``; it
+        needs the entropy of the responsibilities (``want_entropy`` is
+        True).
+
+        Parameters
+        ----------
+        stats : GaussianStats
+            The statistics of the E-step, with the entropy.
+        params : VariationalParams
+            The parameters after the M-step.
+
+        Returns
+        -------
+        lower_bound : float
+            The bound.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import Priors, VariationalModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> priors = Priors(0.5, 1.0, X.mean(axis=0), 1.0, np.array([1.0]))
+        >>> model = VariationalModel(2, "diag", 1e-6, "kmeans", X.dtype,
+        ...                          "dirichlet_distribution", priors)
+        >>> source = source_for(X)
+        >>> params = model.initialize(source, np.random.RandomState(0))
+        >>> stats = source.e_step(model.components(params), want_entropy=True)
+        >>> round(model.lower_bound(stats, model.m_step(stats, params)), 4)
+        -5.8506
+        """
         n_features = params.means.shape[1]
         dof = params.degrees_of_freedom
         log_det_precisions_chol = log_det_cholesky(

@@ -210,11 +210,12 @@ def model_for(estimator, source, lengths=None):
 
     Returns
     -------
-    model : MixtureModel, VariationalModel or an HMM model
+    model : MixtureModel, VariationalModel or object
         The model, with the estimator's ``weights_init``, ``means_init`` and
         ``precisions_init`` (``GaussianMixture``), priors
         (``BayesianGaussianMixture``), or sequences, priors and given
-        parameters (the hidden Markov models).
+        parameters (the hidden Markov models, whose models are
+        :class:`EMModel` subclasses of their own modules).
 
     Examples
     --------
@@ -242,9 +243,11 @@ def fitted_params(estimator):
 
     Returns
     -------
-    params : Params or VariationalParams
+    params : Params, VariationalParams or object
         Its parameters in float64, as its model's ``components`` and
-        ``m_step`` take them (:func:`em_step` continues the fit from them).
+        ``m_step`` take them (:func:`em_step` continues the fit from them);
+        for the hidden Markov models, a dataclass of their own module with
+        ``startprob``, ``transmat`` and the emission parameters.
 
     Examples
     --------

@@ -30,7 +30,9 @@ from ._validation import check_means, check_precisions, check_weights
 class Params:
     """Mixture parameters in float64, as sklearn stores them.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     weights : ndarray of shape (n_components,)
         The mixing weights.
@@ -40,6 +42,11 @@ class Params:
         The covariances, shaped by covariance type (as ``covariances_``).
     precisions_cholesky : ndarray
         Cholesky factors of the precisions (as ``precisions_cholesky_``).
+
+    See Also
+    --------
+    MixtureModel : The model whose parameters they are.
+    fitted_params : A fitted estimator's parameters.
 
     Examples
     --------
@@ -119,6 +126,34 @@ class MixtureModel(EMModel):
         self.precisions_init = precisions_init
 
     def initialize(self, source, random_state) -> Params:
+        """A start: the parameters of ``init_params`` on the source's rows.
+
+        ``weights_init``, ``means_init`` and ``precisions_init`` replace the
+        corresponding parameters of that start (it is not computed when all
+        three are given).
+
+        Parameters
+        ----------
+        source : ArraySource, PatternSource or DaskSource
+            The data.
+        random_state : numpy.random.RandomState
+            Source of the start's randomness.
+
+        Returns
+        -------
+        params : Params
+            The start.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import MixtureModel, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+        >>> params = model.initialize(source_for(X), np.random.RandomState(0))
+        >>> np.sort(params.means.ravel()).round(2)
+        array([0.1, 4.2])
+        """
         if (
             self.weights_init is None
             or self.means_init is None
@@ -147,8 +182,38 @@ class MixtureModel(EMModel):
         )
 
     def params_from_start(self, start) -> Params:
-        """The parameters of a start of ``_init.initial_responsibilities``:
-        its statistics' M-step, or components at its points."""
+        """The parameters of a start computed by the initialization.
+
+        The start of ``init_params`` is either the statistics of initial
+        responsibilities, whose M-step gives the parameters, or data points
+        (``_init.InitialPoints``: 'random_from_data' and 'k-means++'), one
+        per component: components at those points with weights
+        1 / n_components and covariances ``reg_covar`` times the identity.
+
+        Parameters
+        ----------
+        start : GaussianStats or object
+            The start.
+
+        Returns
+        -------
+        params : Params
+            Its parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import MixtureModel, Params, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+        >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                 np.ones((2, 1)), np.ones((2, 1)))
+        >>> resp = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+        >>> start = source_for(X).stats_from_resp(resp, model.components(params))
+        >>> model.params_from_start(start).means
+        array([[0.1],
+               [4.2]])
+        """
         if isinstance(start, InitialPoints):
             return self._params_at_points(start.points)
         return self.m_step(start, None)
@@ -168,6 +233,31 @@ class MixtureModel(EMModel):
         )
 
     def components(self, params: Params) -> Components:
+        """The Gaussian components of the parameters, for the E-step.
+
+        Their log offsets are the log weights.
+
+        Parameters
+        ----------
+        params : Params
+            The parameters.
+
+        Returns
+        -------
+        components : Components
+            The components, in float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import MixtureModel, Params, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+        >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                 np.ones((2, 1)), np.ones((2, 1)))
+        >>> model.components(params).log_offset.round(4)
+        array([-0.6931, -0.6931])
+        """
         weights = np.asarray(params.weights, dtype=np.float64)
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
@@ -181,6 +271,36 @@ class MixtureModel(EMModel):
         )
 
     def m_step(self, stats: GaussianStats, params) -> Params:
+        """The M-step: maximum-likelihood parameters from E-step statistics.
+
+        As scikit-learn's ``_m_step``: weights nk / sum(nk), means, and
+        covariances with ``reg_covar`` added to their diagonal.
+
+        Parameters
+        ----------
+        stats : GaussianStats
+            The statistics of an E-step.
+        params : Params or None
+            The parameters entering the iteration (not used).
+
+        Returns
+        -------
+        params : Params
+            The new parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import MixtureModel, Params, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+        >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                 np.ones((2, 1)), np.ones((2, 1)))
+        >>> stats = source_for(X).e_step(model.components(params))
+        >>> model.m_step(stats, params).means.round(2)
+        array([[0.1],
+               [4.2]])
+        """
         nk, means, covariances = estimate_gaussian_parameters(
             stats, self.covariance_type, self.reg_covar, self.dtype
         )
@@ -190,6 +310,34 @@ class MixtureModel(EMModel):
         return Params(nk / nk.sum(), means, covariances, precisions_cholesky)
 
     def lower_bound(self, stats: GaussianStats, params) -> float:
+        """The bound EM watches: the (weighted) mean log-likelihood per row.
+
+        Parameters
+        ----------
+        stats : GaussianStats
+            The statistics of the E-step.
+        params : Params
+            The parameters after the M-step (not used).
+
+        Returns
+        -------
+        lower_bound : float
+            ``stats.log_likelihood / stats.total_weight``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from emfast.engine import MixtureModel, Params, source_for
+        >>> X = np.array([[0.0], [0.2], [4.0], [4.4]])
+        >>> model = MixtureModel(2, "diag", 1e-6, "kmeans", X.dtype)
+        >>> params = Params(np.array([0.5, 0.5]), np.array([[0.0], [4.0]]),
+        ...                 np.ones((2, 1)), np.ones((2, 1)))
+        >>> source = source_for(X)
+        >>> stats = source.e_step(model.components(params))
+        >>> bound = model.lower_bound(stats, model.m_step(stats, params))
+        >>> round(bound, 4), round(source.mean_score(model.components(params)), 4)
+        (-1.6367, -1.6367)
+        """
         return stats.log_likelihood / stats.total_weight
 
 

@@ -266,9 +266,10 @@ def plot_lower_bounds(gm, ax=None):
 
 
 def plot_fit(gm, X, path=None, *, max_points=20_000, feature_names=None):
-    """A figure of :func:`plot_mixture` and :func:`plot_lower_bounds` side by
-    side, saved to ``path`` when given (the format from its suffix, e.g.
-    ``.png``, ``.pdf``, ``.svg``).
+    """A figure of :func:`~emfast.plot.plot_mixture` and
+    :func:`~emfast.plot.plot_lower_bounds` side by side, saved to ``path``
+    when given (the format from its suffix, e.g. ``.png``, ``.pdf``,
+    ``.svg``).
 
     Parameters
     ----------
@@ -352,7 +353,7 @@ def plot_states(
         The sequences, one after another.
     lengths : array-like of int, default=None
         Their lengths; None: one sequence.
-    axes : matplotlib.axes.Axes or sequence of Axes, default=None
+    axes : matplotlib.axes.Axes or sequence of matplotlib.axes.Axes, default=None
         Where to draw, one per feature shown; a new figure when None.
     max_points : int, default=20000
         At most this many steps are drawn (every n-th step of a longer
@@ -498,8 +499,9 @@ def plot_hmm(
     max_features=4,
     feature_names=None,
 ):
-    """A figure of :func:`plot_states` and :func:`plot_transitions` side by
-    side, saved to ``path`` when given (the format from its suffix).
+    """A figure of :func:`~emfast.plot.plot_states` and
+    :func:`~emfast.plot.plot_transitions` side by side, saved to ``path``
+    when given (the format from its suffix).
 
     Parameters
     ----------

@@ -62,7 +62,7 @@ def make_blobs(n_samples, n_features, n_components, *, seed=0, dtype=np.float64)
         Sizes of the data and number of true components.
     seed : int, default=0
         Seed of the generator; the same seed gives the same data.
-    dtype : numpy dtype, default=np.float64
+    dtype : dtype, default=np.float64
         dtype of the returned data.
 
     Returns
@@ -101,13 +101,14 @@ def _random_covariance_cholesky(rng, n_features):
 def blob_chunks(
     n_samples: int, n_features: int, n_components: int, *, seed: int = 0
 ) -> Iterator[np.ndarray]:
-    """Float64 blobs like :func:`make_blobs`, generated chunk by chunk.
+    """Float64 blobs like :func:`~emfast.workloads.make_blobs`, generated
+    chunk by chunk.
 
     For data too large to hold in memory: the mixture follows
     :func:`make_blobs`' recipe (means in [-10, 10]^D, Dirichlet weights,
-    random SPD covariances), and rows come in chunks of
-    :data:`BLOB_CHUNK_ROWS`, so memory stays at one chunk. The values are
-    not :func:`make_blobs`' for the same seed: the mixture and every chunk
+    random SPD covariances), and rows come in chunks of ``BLOB_CHUNK_ROWS``
+    (one million), so memory stays at one chunk. The values are not
+    :func:`make_blobs`' for the same seed: the mixture and every chunk
     are drawn from their own generators (children of
     ``np.random.SeedSequence(seed)``), so the first rows do not depend on
     ``n_samples``.
@@ -121,8 +122,13 @@ def blob_chunks(
 
     Yields
     ------
-    chunk : ndarray of shape (rows, n_features)
-        Consecutive rows, at most :data:`BLOB_CHUNK_ROWS` of them.
+    chunk : ndarray
+        Consecutive rows, at most ``BLOB_CHUNK_ROWS`` of them: shape
+        (rows, n_features).
+
+    See Also
+    --------
+    save_blobs : Write these data to a ``.npy`` file.
 
     Examples
     --------
@@ -156,8 +162,25 @@ def blob_chunks(
 def save_blobs(
     path, n_samples: int, n_features: int, n_components: int, *, seed: int = 0
 ) -> int:
-    """Write :func:`blob_chunks`' data to a float64 ``.npy`` file, chunk by
-    chunk (never the whole array in memory); returns the file's size in bytes.
+    """Write :func:`~emfast.workloads.blob_chunks`' data to a float64
+    ``.npy`` file, chunk by chunk.
+
+    The whole array is never in memory; the file can then be opened
+    memory-mapped (``numpy.load(path, mmap_mode="r")``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (overwritten).
+    n_samples, n_features, n_components : int
+        Sizes of the data and number of true components.
+    seed : int, default=0
+        Seed of the data, as in :func:`blob_chunks`.
+
+    Returns
+    -------
+    size : int
+        The file's size in bytes.
 
     Examples
     --------
@@ -201,8 +224,9 @@ def make_workload(name, n_samples=None, seed=0):
     -------
     X : ndarray of shape (n_samples, n_features)
         float64 data.
-    workload : Workload
-        The workload's sizes and covariance type.
+    workload : ``Workload``
+        The workload's sizes and covariance type (``name``, ``n_samples``,
+        ``n_features``, ``n_components``, ``covariance_type``).
 
     Examples
     --------
@@ -290,8 +314,9 @@ def random_hmm(
 
     Returns
     -------
-    parameters : HMMParameters
-        ``startprob``, ``transmat``, ``means`` and ``covars``.
+    parameters : ``HMMParameters``
+        A named tuple of ``startprob``, ``transmat``, ``means`` and
+        ``covars``, as ``GaussianHMM`` takes them.
 
     Examples
     --------
@@ -358,7 +383,8 @@ def make_hmm_workload(name, n_samples=None, seed=0):
     """Data of a standard HMM workload (optionally with fewer steps).
 
     One path of length ``n_sequences * sequence_length`` drawn by
-    :meth:`emfast.GaussianHMM.sample` from :func:`random_hmm` of the
+    :meth:`emfast.GaussianHMM.sample` from
+    :func:`~emfast.workloads.random_hmm` of the
     workload's shape (model seed ``seed``, sampling from
     ``np.random.RandomState(seed)``), cut into ``n_sequences`` consecutive
     sequences: a piece starts where the chain is, not from ``startprob``,
@@ -369,19 +395,25 @@ def make_hmm_workload(name, n_samples=None, seed=0):
     name : {'H1', 'H2', 'H3'}
         The workload.
     n_samples : int, optional
-        About this many steps in all, as :func:`hmm_sizes` cuts them (for
-        quick runs).
+        About this many steps in all (for quick runs): whole sequences of
+        the workload's length while it allows (``n_samples //
+        sequence_length`` of them), else one sequence of ``n_samples``
+        steps.
     seed : int, default=0
         Seed of the model and of the data.
 
     Returns
     -------
-    X : ndarray of shape (n_sequences * sequence_length, n_features)
-        float64 steps, the sequences one after another.
+    X : ndarray
+        float64 steps, the sequences one after another: ``n_sequences *
+        sequence_length`` rows (at most ``n_samples`` when given) of
+        ``n_features`` values.
     lengths : ndarray of shape (n_sequences,)
         The length of each sequence (``lengths`` of ``fit``).
-    workload : HMMWorkload
-        The workload's sizes and covariance type (the full ones).
+    workload : ``HMMWorkload``
+        The workload's sizes and covariance type (the full ones:
+        ``name``, ``n_sequences``, ``sequence_length``, ``n_features``,
+        ``n_components``, ``covariance_type``).
 
     Examples
     --------
@@ -428,7 +460,7 @@ START_DATASETS = {
 
 
 def make_start_dataset(name, n_samples=20_000, seed=0):
-    """Draw one of the start data sets (:data:`START_DATASETS`).
+    """Draw one of the start data sets (``START_DATASETS``).
 
     Parameters
     ----------
@@ -443,10 +475,10 @@ def make_start_dataset(name, n_samples=20_000, seed=0):
 
     Returns
     -------
-    StartDataset
-        The points (float64, (n_samples, 2)), their true components and the
-        true weights, means and covariances; the number of components is
-        ``len(weights)``.
+    ``StartDataset``
+        A named tuple of the points ``X`` (float64, (n_samples, 2)), their
+        true components ``labels`` and the true ``weights``, ``means`` and
+        ``covariances``; the number of components is ``len(weights)``.
 
     Examples
     --------
