@@ -57,13 +57,14 @@ init = dict(
 # is silenced). Its time divided by 5 is the time per iteration, with the
 # fit's fixed costs (checking the data, the final E-step, and for
 # scikit-learn an initialization that it runs even when all three initial
-# parameters are given) shared among the iterations. Each fit is timed 3
-# times and the best time kept.
+# parameters are given) shared among the iterations. Each fit is timed 5
+# times and the best time kept, which filters out the moments when the
+# machine was busy with something else.
 
 n_iter = 5
 
 
-def seconds_per_iteration(Estimator, X, repeats=3, **params):
+def seconds_per_iteration(Estimator, X, repeats=5, **params):
     """The best of ``repeats`` timings of a fit of n_iter iterations, per
     iteration."""
     estimator = Estimator(
@@ -85,12 +86,16 @@ def seconds_per_iteration(Estimator, X, repeats=3, **params):
 
 
 # %%
-# emfast's kernels are compiled by Numba on first use (and cached on disk):
-# one small fit beforehand keeps the compilation out of the timings.
+# emfast's kernels are compiled by Numba on first use (and cached on disk),
+# and both libraries load parts of themselves on their first fit: one small
+# fit of each beforehand keeps that out of the timings.
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     emfast.GaussianMixture(n_components, max_iter=2, tol=0, **init).fit(X_all[:1000])
+    sklearn.mixture.GaussianMixture(
+        n_components, max_iter=2, tol=0, init_params="random_from_data", **init
+    ).fit(X_all[:1000])
 
 # %%
 # The timings. scikit-learn's initialization is set to
