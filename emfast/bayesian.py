@@ -632,7 +632,8 @@ class BayesianGaussianMixture(BaseMixture):
     converged_ : bool
         True when the best fit reached ``tol`` within ``max_iter``.
     n_iter_ : int
-        Number of EM iterations of the best fit.
+        Number of EM iterations of the best fit (with 'small-em', those
+        after its short runs, which count as part of the start).
     lower_bound_ : float
         The lower bound on the evidence of the best fit (up to a constant).
     lower_bounds_ : list of float

@@ -433,7 +433,8 @@ class GaussianMixture(BaseMixture):
     converged_ : bool
         True when the best fit reached ``tol`` within ``max_iter``.
     n_iter_ : int
-        Number of EM iterations of the best fit.
+        Number of EM iterations of the best fit (with 'small-em', those
+        after its short runs, which count as part of the start).
     lower_bound_ : float
         Mean log-likelihood per sample of the best fit (at its last E-step).
     lower_bounds_ : list of float
