@@ -11,8 +11,11 @@ components).
 
 The times are measured when this page is built, on the machine that
 builds the documentation, with a few repetitions: they show the trend, not
-a benchmark. The full benchmarks (``emfast bench``) and their results are
-on the :doc:`Performance </user_guide/performance>` page.
+a benchmark. scikit-learn's matrix products run on every core through
+BLAS once the arrays are large enough, so on a machine busy with other work
+its time can jump from one size to the next. The full benchmarks
+(``emfast bench``) and their results are on the
+:doc:`Performance </user_guide/performance>` page.
 """
 
 # %%
