@@ -320,21 +320,22 @@ def forward_scaled(
         top = tops[t - off]
         if not math.isfinite(top):
             return False
-        c = 0.0
         if t == lo and first:
             for k in range(n_states):
-                v = startprob[k] * probs[t - off, k]
-                pred[k] = v
-                c += v
+                pred[k] = startprob[k] * probs[t - off, k]
         else:
             # One dot product per state, accumulated in a register.
             for j in range(n_states):
                 acc = 0.0
                 for i in range(n_states):
                     acc += alpha[t - 1, i] * transmat_t[j, i]
-                v = acc * probs[t - off, j]
-                pred[j] = v
-                c += v
+                pred[j] = acc * probs[t - off, j]
+        # The normaliser in a loop of its own, which only reads: a loop that
+        # also stores would be compiled in two versions, chosen at run time
+        # by where the arrays lie, that add in different orders.
+        c = 0.0
+        for k in range(n_states):
+            c += pred[k]
         if not c >= _MIN_SCALE:
             return False
         inv = 1.0 / c
@@ -389,9 +390,11 @@ def backward_scaled(
             total = 0.0
             for i in range(n_states):
                 ai = gamma[t, i]
+                # The sum in a loop that only reads (see forward_scaled).
                 s = 0.0
                 for j in range(n_states):
                     s += transmat[i, j] * w[j]
+                for j in range(n_states):
                     xi[i, j] += ai * w[j]
                 beta[i] = s
                 g = ai * s

@@ -606,3 +606,54 @@ def test_exp_within_one_unit_in_the_last_place_of_libm():
     edges = np.array([-745.14, -746.0, -1e300, -np.inf, 709.79, 710.0, np.inf])
     with np.errstate(over="ignore"):
         assert_array_equal(apply(edges), np.exp(edges))
+
+
+def _placed(values, gap, buffer_size=256):
+    """``values`` in a buffer, followed after ``gap`` elements by an array
+    of the same shape (returned second): scratch placed right after an
+    input, or far from it."""
+    values = np.asarray(values, dtype=np.float64)
+    buffer = np.zeros(buffer_size)
+    first = buffer[: values.size].reshape(values.shape)
+    first[...] = values
+    start = values.size + gap
+    second = buffer[start : start + values.size].reshape(values.shape)
+    return first, second
+
+
+@pytest.mark.parametrize("n_states", [3, 4, 8])
+def test_scaled_passes_do_not_depend_on_where_the_arrays_lie(n_states):
+    """The same bits whether the scratch arrays lie right after the inputs
+    or far from them: a loop that stores and also sums is compiled in two
+    versions, chosen at run time by the arrays' addresses, that add in
+    different orders; the passes keep their sums in loops that only read."""
+    rng = np.random.default_rng(n_states)
+    n_steps = 6
+    for _ in range(200):
+        startprob = rng.random(n_states)
+        startprob /= startprob.sum()
+        transmat = rng.random((n_states, n_states))
+        transmat /= transmat.sum(axis=1, keepdims=True)
+        probs = rng.random((n_steps, n_states))
+        tops = np.zeros(n_steps)
+        results = []
+        for gap in (0, 1, 2, 100):
+            start, pred = _placed(startprob, gap)
+            trans, xi = _placed(transmat, gap)
+            alpha = np.zeros((n_steps, n_states))
+            scale = np.zeros(n_steps)
+            run = np.zeros(3)
+            hk.new_run(run)
+            hk.forward_scaled(
+                probs, tops, 0, 0, n_steps, True, start,
+                np.ascontiguousarray(transmat.T), alpha, scale, pred, run,
+            )  # fmt: skip
+            w = np.zeros(n_states)
+            beta = np.zeros(n_states)
+            hk.backward_scaled(
+                probs, 0, 0, n_steps, True, True, trans, alpha, scale, w, beta, xi
+            )
+            results.append((run.copy(), alpha, scale, xi.copy()))
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                assert_array_equal(a, b)
