@@ -18,9 +18,9 @@ against the number of parameters, and BIC weighs the two.
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Ellipse
 
 import emfast
+from emfast.plot import plot_mixture
 
 rng = np.random.default_rng(1)
 centres = np.array([[0.0, 0.0], [6.0, 1.0], [2.0, 6.0], [8.0, 7.0]])
@@ -44,47 +44,12 @@ X = np.vstack(
 # Drawing a component
 # -------------------
 #
-# The eigenvectors of a covariance matrix give the directions of the
-# ellipse's axes and the square roots of its eigenvalues their lengths
-# (one standard deviation along each axis). ``covariances_`` has a
-# different shape for each covariance type; ``full_covariances`` turns
-# them all into one ``(n_components, n_features, n_features)`` array.
-
-
-def full_covariances(gm):
-    """The covariance matrix of each component of a fitted mixture."""
-    k, d = gm.means_.shape
-    if gm.covariance_type == "full":
-        return gm.covariances_
-    if gm.covariance_type == "tied":
-        return np.broadcast_to(gm.covariances_, (k, d, d))
-    if gm.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in gm.covariances_])
-    return gm.covariances_[:, None, None] * np.eye(d)
-
-
-def draw_ellipses(ax, gm, colors):
-    """Draw each component's 1-sigma and 2-sigma ellipses on ax."""
-    for mean, cov, color in zip(gm.means_, full_covariances(gm), colors):
-        eigenvalues, eigenvectors = np.linalg.eigh(cov)
-        angle = np.degrees(np.arctan2(eigenvectors[1, 1], eigenvectors[0, 1]))
-        for n_sd in (1, 2):
-            # The largest eigenvalue comes last: it sets the width.
-            width, height = 2 * n_sd * np.sqrt(eigenvalues[::-1])
-            ax.add_patch(
-                Ellipse(
-                    mean,
-                    width,
-                    height,
-                    angle=angle,
-                    fill=False,
-                    edgecolor=color,
-                    linewidth=2 if n_sd == 1 else 1,
-                    linestyle="-" if n_sd == 1 else "--",
-                )
-            )
-        ax.plot(*mean, "k+", markersize=10)
-
+# :func:`emfast.plot.plot_mixture` draws the points, coloured by
+# ``predict``, and each component's ellipses at one and two standard
+# deviations: the eigenvectors of the component's covariance matrix give
+# the directions of the ellipse's axes and the square roots of its
+# eigenvalues their lengths. It takes every covariance type (and, for
+# more than two features, projects on the first two principal axes).
 
 # %%
 # A full-covariance fit
@@ -95,12 +60,9 @@ def draw_ellipses(ax, gm, colors):
 # point with its most probable component.
 
 gm = emfast.GaussianMixture(4, covariance_type="full", random_state=0).fit(X)
-labels = gm.predict(X)
-colors = plt.cm.tab10(np.arange(gm.n_components))
 
 fig, ax = plt.subplots(figsize=(6, 5.5), layout="constrained")
-ax.scatter(X[:, 0], X[:, 1], c=colors[labels], s=4, alpha=0.5)
-draw_ellipses(ax, gm, colors)
+plot_mixture(gm, X, ax=ax)
 ax.set_aspect("equal")
 ax.set_title("4 full-covariance components: 1 and 2 standard deviations")
 
@@ -123,8 +85,7 @@ for ax, covariance_type in zip(axes.ravel(), ["full", "tied", "diag", "spherical
         4, covariance_type=covariance_type, random_state=0
     ).fit(X)
     bics[covariance_type] = model.bic(X)
-    ax.scatter(X[:, 0], X[:, 1], c=colors[model.predict(X)], s=3, alpha=0.4)
-    draw_ellipses(ax, model, colors)
+    plot_mixture(model, X, ax=ax)
     ax.set_aspect("equal")
     ax.set_title(f"{covariance_type!r}: BIC = {bics[covariance_type]:,.0f}")
 

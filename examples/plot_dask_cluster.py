@@ -26,9 +26,9 @@ import dask.array as da
 import matplotlib.pyplot as plt
 import numpy as np
 from distributed import Client, LocalCluster
-from matplotlib.patches import Ellipse
 
 import emfast
+from emfast.plot import plot_mixture
 
 n_samples, chunk_rows = 200_000, 50_000
 centres = np.array([[0.0, 0.0], [5.0, 1.0], [1.0, 5.0]])
@@ -114,31 +114,7 @@ print("lower bounds:", gm_dask.lower_bound_, gm_memory.lower_bound_)
 # sample of the points.
 
 fig, ax = plt.subplots(figsize=(6, 5.5), layout="constrained")
-ax.scatter(
-    X_sample[:, 0],
-    X_sample[:, 1],
-    c=gm_memory.predict(X_sample),
-    cmap="tab10",
-    vmax=9,
-    s=3,
-    alpha=0.5,
-)
-for mean, cov in zip(gm_dask.means_, gm_dask.covariances_):
-    eigenvalues, eigenvectors = np.linalg.eigh(cov)
-    angle = np.degrees(np.arctan2(eigenvectors[1, 1], eigenvectors[0, 1]))
-    for n_sd in (1, 2):
-        width, height = 2 * n_sd * np.sqrt(eigenvalues[::-1])
-        ax.add_patch(
-            Ellipse(
-                mean,
-                width,
-                height,
-                angle=angle,
-                fill=False,
-                edgecolor="k",
-                linestyle="-" if n_sd == 1 else "--",
-            )
-        )
+plot_mixture(gm_dask, X_sample, ax=ax)
 ax.set_aspect("equal")
 ax.set_title("Mixture fitted on a Dask array, 4 chunks on 2 workers")
 

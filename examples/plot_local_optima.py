@@ -23,10 +23,10 @@ clustering of a subsample, as in mclust) and ``init_params='small-em'``
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Ellipse
 from scipy.stats import multivariate_normal
 
 import emfast
+from emfast.plot import plot_mixture
 from emfast.workloads import make_start_dataset
 
 datasets = {
@@ -70,36 +70,15 @@ for name, data in datasets.items():
 # broad one; on the grid it covers two clusters with one component. The
 # hierarchical start finds the elongated clusters and the grid, and small
 # EM all three. Each panel shows the components at one and two standard
-# deviations (the elongated clusters are drawn with the vertical axis
-# stretched).
-
-
-def draw_components(ax, gm):
-    for mean, cov in zip(gm.means_, gm.covariances_):
-        eigenvalues, eigenvectors = np.linalg.eigh(cov)
-        angle = np.degrees(np.arctan2(eigenvectors[1, 1], eigenvectors[0, 1]))
-        for n_sd in (1, 2):
-            width, height = 2 * n_sd * np.sqrt(eigenvalues[::-1])
-            ax.add_patch(
-                Ellipse(
-                    mean,
-                    width,
-                    height,
-                    angle=angle,
-                    fill=False,
-                    edgecolor="tab:red",
-                    linewidth=1.5 if n_sd == 1 else 0.8,
-                    linestyle="-" if n_sd == 1 else "--",
-                )
-            )
+# deviations, drawn by :func:`emfast.plot.plot_mixture` (the elongated
+# clusters with the vertical axis stretched).
 
 
 fig, axes = plt.subplots(3, 3, figsize=(11, 11), layout="constrained")
 for row, (name, data) in zip(axes, datasets.items()):
     for ax, start in zip(row, starts):
         gm = fits[name, start]
-        ax.scatter(data.X[:, 0], data.X[:, 1], s=1, color="0.5", alpha=0.4)
-        draw_components(ax, gm)
+        plot_mixture(gm, data.X, ax=ax)
         if name != "elongated":
             ax.set_aspect("equal", adjustable="datalim")
         ax.set_title(f"{name}, {start!r}\nlower bound {gm.lower_bound_:.3f}")

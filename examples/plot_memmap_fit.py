@@ -28,9 +28,9 @@ import tempfile
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import Ellipse
 
 import emfast
+from emfast.plot import plot_mixture
 
 n_samples, n_features, chunk_rows = 400_000, 2, 100_000
 centres = np.array([[0.0, 0.0], [4.0, 3.0], [-3.0, 4.0]])
@@ -104,29 +104,12 @@ labels = gm_mapped.predict(X)
 print("points per component:", np.bincount(labels, minlength=3))
 
 # %%
-# The fitted components over a 2-D histogram of the data, at one and two
-# standard deviations.
+# The fitted components at one and two standard deviations, over 20,000
+# points that :func:`emfast.plot.plot_mixture` draws at random from the
+# mapped file.
 
 fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
-*_, image = ax.hist2d(X[:, 0], X[:, 1], bins=150, cmap="Greys", norm="log")
-fig.colorbar(image, ax=ax, label="points per bin")
-for mean, cov in zip(gm_mapped.means_, gm_mapped.covariances_):
-    eigenvalues, eigenvectors = np.linalg.eigh(cov)
-    angle = np.degrees(np.arctan2(eigenvectors[1, 1], eigenvectors[0, 1]))
-    for n_sd in (1, 2):
-        width, height = 2 * n_sd * np.sqrt(eigenvalues[::-1])
-        ax.add_patch(
-            Ellipse(
-                mean,
-                width,
-                height,
-                angle=angle,
-                fill=False,
-                edgecolor="tab:red",
-                linestyle="-" if n_sd == 1 else "--",
-            )
-        )
-    ax.plot(*mean, "r+", markersize=12)
+plot_mixture(gm_mapped, X, ax=ax)
 ax.set_aspect("equal")
 ax.set_title("Mixture fitted on a memory-mapped file")
 
