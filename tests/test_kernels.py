@@ -552,3 +552,45 @@ def test_exp_shifted_is_within_one_ulp_and_zero_below_the_floor():
     _kernels._exp_shifted(first, top, v.size, total2, True, ent, False)
     assert_array_equal(first, out)
     assert_array_equal(total2, out)
+
+
+COMPILE_STATE_SCRIPT = """
+import sys
+import numpy as np
+from emfast import _kernels
+rng = np.random.default_rng(0)
+X = rng.normal(size=(5000, 8))
+resp = rng.random((5000, 16))
+resp /= resp.sum(axis=1, keepdims=True)
+means = rng.normal(size=(16, 8))
+nk, sx, sxx = _kernels.stats_from_resp(
+    X, resp, means, _kernels.FULL, np.zeros(8), np.empty(0)
+)
+np.savez(sys.argv[1], nk=nk, sx=sx, sxx=sxx)
+"""
+
+
+def test_stats_do_not_depend_on_whether_the_kernel_was_compiled_or_loaded(
+    tmp_path,
+):
+    """The same bits from a process that compiles the kernel and from one
+    that loads it from the disk cache: a loop that stores and also sums is
+    compiled in two versions, picked at run time by where the arrays lie,
+    and which version runs changed with how the kernel was compiled."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "stats.py"
+    script.write_text(COMPILE_STATE_SCRIPT)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    outputs = []
+    for name in ("compiled", "loaded"):
+        out = tmp_path / f"{name}.npz"
+        subprocess.run(
+            [sys.executable, str(script), str(out)], env=env, check=True, timeout=600
+        )
+        outputs.append(np.load(out))
+    assert any((tmp_path / "cache").rglob("*.nbi"))  # the second one loaded
+    for key in ("nk", "sx", "sxx"):
+        assert_array_equal(outputs[0][key], outputs[1][key], err_msg=key)
