@@ -436,14 +436,11 @@ def _block_stats(
         for d in range(n_features):
             row = diff[d]
             wrow = wdiff[d]
-            for b in range(n):
-                wrow[b] = r[b] * row[b]
-            # The sum in a loop that only reads: a loop that stores and also
-            # sums is compiled in two versions, picked at run time by where
-            # the arrays lie, that add in different orders.
             s = 0.0
             for b in range(n):
-                s += wrow[b]
+                w = r[b] * row[b]
+                wrow[b] = w
+                s += w
             sx[k, d] += s
         if cov_code == FULL:
             _lower_products(wdiff, diff, n, sxx[k])
