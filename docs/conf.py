@@ -103,6 +103,20 @@ numpydoc_validation_checks = {"PR01", "PR02", "RT01", "EX01", "SA04"}
 numpydoc_validation_exclude = {r"\.set_\w+_request$", r"\.get_metadata_routing$"}
 
 
+# scikit-learn's estimator, transformer and metadata-routing methods, left
+# out of the class pages' Methods tables (autosummary/class.rst).
+SKLEARN_METHODS = [
+    "__init__",
+    "get_params",
+    "set_params",
+    "fit_transform",
+    "set_output",
+    "get_metadata_routing",
+    "get_feature_names_out",
+]
+autosummary_context = {"sklearn_methods": SKLEARN_METHODS}
+
+
 def _from_sklearn(name, obj):
     """Whether a member comes from scikit-learn's base classes."""
     if name.startswith("set_") and name.endswith("_request"):
